@@ -1,0 +1,33 @@
+# nocturne — the two set-up commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# System packages the build, the tests and the benchmark need, all from Debian.
+APT_PACKAGES := libpcap-dev libsqlite3-dev zlib1g-dev tshark time gcc make
+
+.PHONY: deps demo test bench build clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+# Analyse the bundled captures: prints the findings and where the report is.
+demo: build
+	.build/release/nocturne analyze fixtures/captures --out nocturne-out/demo
+
+test: deps
+	$(SWIFT) test
+
+# Speed against the C and tshark anchors of ../shared/bench/pcap, as ratios (see Benchmarks/README.md).
+bench: build
+	Benchmarks/pcap-bench.sh
+
+clean:
+	rm -rf .build nocturne-out

@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "nocturne",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nocturne", targets: ["nocturne"]),
+        .library(name: "NocturneKit", targets: ["Capture", "Decode", "Windows", "Detect", "Sinks", "Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // libpcap from Debian's libpcap-dev.
+        .systemLibrary(
+            name: "CPcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        // Reads capture files and live interfaces; hands each record over in place.
+        .target(name: "Capture", dependencies: ["CPcap", "Decode"]),
+        // Zero-copy protocol decoders and the PFCP session table. No dependencies.
+        .target(name: "Decode"),
+        // Per-window aggregation of decoded packets.
+        .target(name: "Windows", dependencies: ["Decode"]),
+        // The Detector interface, findings and the rules.
+        .target(name: "Detect", dependencies: ["Windows"]),
+        // Where rows and findings go: JSONL, Markdown report, SQLite.
+        .target(name: "Sinks", dependencies: [
+            "Windows", "Detect",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // Jobs: sources → decode → windows → detect → sinks.
+        .target(name: "Pipeline", dependencies: [
+            "Capture", "Decode", "Windows", "Detect", "Sinks",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "nocturne", dependencies: [
+            "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "DecodeTests", dependencies: [
+            "Decode",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "PipelineTests", dependencies: [
+            "Pipeline", "Capture", "Decode", "Windows", "Detect", "Sinks",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ], resources: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,128 @@
+/// An IPv4 or IPv6 address held in two words, so that keys built from it hash and compare
+/// without touching the heap. IPv4 addresses live in the low 32 bits of `low` with `high == 0`
+/// and `isV6 == false`.
+public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+    public var isV6: Bool
+
+    @inlinable
+    public init(high: UInt64, low: UInt64, isV6: Bool) {
+        self.high = high
+        self.low = low
+        self.isV6 = isV6
+    }
+
+    @inlinable
+    public init(v4: UInt32) {
+        self.init(high: 0, low: UInt64(v4), isV6: false)
+    }
+
+    public static let none = IPAddress(high: 0, low: 0, isV6: false)
+
+    @inlinable
+    public static func < (a: IPAddress, b: IPAddress) -> Bool {
+        if a.isV6 != b.isV6 { return !a.isV6 }
+        if a.high != b.high { return a.high < b.high }
+        return a.low < b.low
+    }
+
+    /// Dotted quad for IPv4; RFC 5952 text (longest zero run compressed, lower case) for IPv6.
+    public var description: String {
+        if !isV6 {
+            let v = UInt32(truncatingIfNeeded: low)
+            return "\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
+        }
+        var groups = [UInt16](repeating: 0, count: 8)
+        for i in 0..<4 {
+            groups[i] = UInt16(truncatingIfNeeded: high >> UInt64(48 - 16 * i))
+            groups[4 + i] = UInt16(truncatingIfNeeded: low >> UInt64(48 - 16 * i))
+        }
+        // Longest run of at least two zero groups, first one on ties.
+        var bestStart = -1, bestLength = 0, i = 0
+        while i < 8 {
+            if groups[i] == 0 {
+                var j = i
+                while j < 8 && groups[j] == 0 { j += 1 }
+                if j - i > bestLength && j - i >= 2 { bestStart = i; bestLength = j - i }
+                i = j
+            } else {
+                i += 1
+            }
+        }
+        if bestStart == 0 && bestLength == 5 && groups[5] == 0xffff {
+            let v = UInt32(truncatingIfNeeded: low)
+            return "::ffff:\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
+        }
+        func hex(_ range: Range<Int>) -> String {
+            range.map { String(groups[$0], radix: 16) }.joined(separator: ":")
+        }
+        if bestStart < 0 { return hex(0..<8) }
+        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
+    }
+
+    /// Parses dotted-quad IPv4 or textual IPv6 (with `::` and an embedded IPv4 tail).
+    public init?(_ text: String) {
+        if !text.contains(":") {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 4 else { return nil }
+            var v: UInt32 = 0
+            for p in parts {
+                guard !p.isEmpty, p.count <= 3, let b = UInt8(p) else { return nil }
+                v = v << 8 | UInt32(b)
+            }
+            self.init(v4: v)
+            return
+        }
+        var head: [UInt16] = [], tail: [UInt16] = []
+        var halves = [text]
+        if let r = text.firstRange(of: "::") {
+            halves = [String(text[..<r.lowerBound]), String(text[r.upperBound...])]
+            guard !halves[1].contains("::") else { return nil }
+        }
+        func groups(_ s: String) -> [UInt16]? {
+            if s.isEmpty { return [] }
+            var out: [UInt16] = []
+            let items = s.split(separator: ":", omittingEmptySubsequences: false)
+            for (k, item) in items.enumerated() {
+                if k == items.count - 1, item.contains("."), let v4 = IPAddress(String(item)) {
+                    let v = UInt32(truncatingIfNeeded: v4.low)
+                    out.append(UInt16(v >> 16)); out.append(UInt16(v & 0xffff))
+                } else {
+                    guard !item.isEmpty, item.count <= 4, let g = UInt16(item, radix: 16) else { return nil }
+                    out.append(g)
+                }
+            }
+            return out
+        }
+        guard let h = groups(halves[0]) else { return nil }
+        head = h
+        if halves.count == 2 {
+            guard let t = groups(halves[1]) else { return nil }
+            tail = t
+            guard head.count + tail.count <= 7 else { return nil }
+        } else {
+            guard head.count == 8 else { return nil }
+        }
+        let all = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        for k in 0..<4 { hi = hi << 16 | UInt64(all[k]) }
+        for k in 4..<8 { lo = lo << 16 | UInt64(all[k]) }
+        self.init(high: hi, low: lo, isV6: true)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    @inlinable @inline(__always)
+    func ipv4(_ offset: Int) -> IPAddress {
+        IPAddress(v4: UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+    }
+
+    @inlinable @inline(__always)
+    func ipv6(_ offset: Int) -> IPAddress {
+        IPAddress(
+            high: UInt64(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+            low: UInt64(bigEndian: loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)),
+            isV6: true)
+    }
+}

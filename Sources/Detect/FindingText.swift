@@ -1,0 +1,48 @@
+/// Plain-language summaries built from a finding's evidence: the fallback when no language
+/// model is configured, and the grounding the model's text is later checked against.
+public enum FindingText {
+    public static func template(_ f: Finding, format time: (Int64) -> String) -> String {
+        let subject: String
+        if let cell = f.scope.cell {
+            subject = "Cell \(cell)"
+        } else if let gnb = f.scope.gnb ?? f.scope.gnbAddress {
+            subject = "gNB \(gnb)"
+        } else {
+            subject = "The network"
+        }
+        let when = "from \(time(f.start))" + (f.end.map { " to \(time($0))" } ?? ", still open")
+        let facts = f.evidence.map { e -> String in
+            let value = round(e.value)
+            if let base = e.baseline { return "\(label(e.kpi)) \(value) \(e.unit) against its usual \(round(base)) \(e.unit)" }
+            return "\(label(e.kpi)) \(value) \(e.unit)"
+        }.joined(separator: ", ")
+        switch f.findingClass {
+        case .transportCongestion:
+            var text = "\(subject): the transport path (N3/backhaul) looked congested \(when): \(facts)."
+            if !f.missingInputs.isEmpty {
+                text += " Radio KPIs were not in the input, so a radio cause is not ruled out."
+            }
+            return text
+        case .prbSaturation:
+            return "\(subject) ran out of radio resources \(when): \(facts)."
+        case .lowSpectralEfficiency:
+            return "\(subject) carried few bits per PRB \(when): \(facts)."
+        case .uplinkInterference:
+            return "\(subject) heard raised uplink interference \(when): \(facts)."
+        }
+    }
+
+    static func label(_ kpi: String) -> String {
+        switch kpi {
+        case "tcp_rtt_ms_p50": "median TCP round-trip time"
+        case "tcp_retrans_pct": "TCP retransmissions"
+        case "gtpu_seq_loss_pct": "GTP-U sequence loss"
+        default: kpi
+        }
+    }
+
+    static func round(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return r == r.rounded() ? String(Int64(r)) : String(r)
+    }
+}

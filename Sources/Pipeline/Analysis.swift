@@ -1,0 +1,259 @@
+import Capture
+import Decode
+import Detect
+import Foundation
+import Logging
+import Sinks
+import Windows
+
+/// One run of the pipeline over capture files or a live interface.
+public final class Analysis {
+    public struct Options: Sendable {
+        public var windowSeconds: Double = 10
+        public var filter: String?
+        public var gtpPorts: [UInt16] = [2152]
+        public var gtpHeuristic = false
+        public var rules = RulesConfig()
+        public var runID: String = Analysis.newRunID()
+        public var sinks: [Job.SinkSpec] = []
+        public var progress: Progress.Mode = .off
+        /// Live jobs stream findings as they open and resolve.
+        public var streamFindings = false
+
+        public init() {}
+    }
+
+    public struct Outcome: Sendable {
+        public var summary: RunSummary
+        /// Inputs that could not be read at all (exit status 1).
+        public var unreadable: [String]
+    }
+
+    let options: Options
+    let logger: Logger
+
+    public init(options: Options, logger: Logger = Logger(label: "nocturne.pipeline")) {
+        self.options = options
+        self.logger = logger
+    }
+
+    public static func newRunID() -> String {
+        var t = time(nil)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "r-\(tm.tm_year + 1900)\(two(tm.tm_mon + 1))\(two(tm.tm_mday))-\(two(tm.tm_hour))\(two(tm.tm_min))\(two(tm.tm_sec))"
+    }
+
+    static func wallClock() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    /// Opens the sinks the options name, creating directories as needed.
+    func openSinks(startedAt: Int64, inputs: [String]) throws -> [Sink] {
+        var sinks: [Sink] = []
+        for spec in options.sinks {
+            switch spec {
+            case .jsonl(let directory):
+                try makeDirectory(directory)
+                sinks.append(try JSONLSink(directory: directory, streamFindings: options.streamFindings))
+            case .sqlite(let path):
+                try makeDirectory((path as NSString).deletingLastPathComponent)
+                if FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
+                sinks.append(try SQLiteSink(path: path, runID: options.runID, startedAt: startedAt, inputs: inputs,
+                                            windowSeconds: options.windowSeconds))
+            case .report(let path):
+                try makeDirectory((path as NSString).deletingLastPathComponent)
+                sinks.append(ReportSink(path: path))
+            }
+        }
+        return sinks
+    }
+
+    func makeDirectory(_ path: String) throws {
+        guard !path.isEmpty else { return }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw SinkError("\(path): cannot create the output directory (\(error.localizedDescription))")
+        }
+    }
+
+    /// Reads capture files and directories (recursively) or glob patterns as one time-ordered
+    /// stream. Inputs that are not captures are reported and left out.
+    public func run(paths: [String]) throws -> Outcome {
+        let startedAt = Analysis.wallClock()
+        let (files, missing) = CaptureInputs.expand(paths)
+        var inputs: [InputSummary] = missing.map {
+            InputSummary(path: $0, kind: "missing", bytes: 0, packets: 0, linkType: nil, problem: "no such file, directory or match")
+        }
+        var unreadable = missing
+        var captures: [String] = []
+        let explicit = Set(paths)
+        for file in files {
+            let kind = CaptureInputs.kind(of: file)
+            switch kind {
+            case .capture?:
+                captures.append(file)
+            case nil:
+                inputs.append(InputSummary(path: file, kind: "unreadable", bytes: 0, packets: 0, linkType: nil, problem: "cannot open"))
+                unreadable.append(file)
+            case .empty?:
+                inputs.append(InputSummary(path: file, kind: "empty", bytes: 0, packets: 0, linkType: nil, problem: "empty file"))
+                if explicit.contains(file) { unreadable.append(file) }
+            case let other?:
+                let problem = "not a pcap or pcapng capture (looks like \(other)); RAN telemetry inputs are not read by this version"
+                inputs.append(InputSummary(path: file, kind: "\(other)", bytes: 0, packets: 0, linkType: nil, problem: problem))
+                if explicit.contains(file) { unreadable.append(file) } else { logger.warning("\(file): skipped: \(problem)") }
+            }
+        }
+        let stream = CaptureStream(paths: captures, filter: options.filter)
+        let sinks = try openSinks(startedAt: startedAt, inputs: paths)
+        let aggregator = WindowAggregator(windowLength: Int64(options.windowSeconds * 1e9))
+        var detector = TransportCongestionRule(config: options.rules.transport, runID: options.runID)
+        var findings: [String: Finding] = [:]
+        let progress = Progress(mode: options.progress, totalBytes: stream.totalBytes)
+
+        func deliver(_ batch: WindowBatch) throws {
+            var events = detector.observe(batch)
+            describe(&events)
+            for s in sinks {
+                try s.write(batch)
+                try s.write(events)
+            }
+            for e in events { findings[e.finding.id] = e.finding }
+        }
+
+        // The hot loop: one decoder reused for every packet, tables that keep their capacity.
+        var packet = CapturedPacket(timestamp: 0, wireLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0), source: 0)
+        var decoded = DecodedPacket()
+        var decoder = PacketDecoder(linkType: .ethernet, gtpPorts: options.gtpPorts, gtpHeuristic: options.gtpHeuristic)
+        var currentSource = -1
+        var count = 0
+        var interrupted = false
+        while stream.next(into: &packet) {
+            if packet.source != currentSource {
+                currentSource = packet.source
+                decoder.linkType = stream.sources[currentSource].linkType
+            }
+            decoder.decode(packet.bytes, wireLength: packet.wireLength, into: &decoded)
+            if let batch = aggregator.add(decoded, frame: packet.bytes, timestamp: packet.timestamp, wireLength: packet.wireLength) {
+                try deliver(batch)
+            }
+            stream.advance()
+            count &+= 1
+            if count & 0x3fff == 0 {
+                if StopSignal.isRequested { interrupted = true; break }
+                progress.update(bytes: stream.bytesRead, packets: count)
+            }
+        }
+        if StopSignal.isRequested { interrupted = true }
+        if let batch = aggregator.flush() { try deliver(batch) }
+        var closing = detector.finish()
+        describe(&closing)
+        for s in sinks { try s.write(closing) }
+        for e in closing { findings[e.finding.id] = e.finding }
+        progress.finish(bytes: interrupted ? stream.bytesRead : stream.totalBytes, packets: count)
+
+        // Per-input accounting: packets per file and where reading stopped.
+        var problems: [String: String] = [:]
+        for error in stream.errors {
+            problems[error.path] = error.offset.map { "stopped at byte \($0): \(error.reason)" } ?? error.reason
+            if error.offset == nil { unreadable.append(error.path) }
+        }
+        for (index, s) in stream.sources.enumerated() {
+            inputs.append(InputSummary(path: s.path, kind: "capture", bytes: s.size, packets: stream.packets(of: index),
+                                       linkType: "\(s.linkType)", problem: problems[s.path]))
+        }
+        for e in stream.errors where !stream.sources.contains(where: { $0.path == e.path }) {
+            inputs.append(InputSummary(path: e.path, kind: "capture", bytes: 0, packets: 0, linkType: nil, problem: problems[e.path]))
+        }
+        for path in stream.emptyFiles {
+            inputs.append(InputSummary(path: path, kind: "capture", bytes: 0, packets: 0, linkType: nil, problem: "no packets"))
+        }
+        let summary = finishRun(startedAt: startedAt, inputs: inputs, aggregator: aggregator, detector: detector.name,
+                                findings: findings, interrupted: interrupted, sinks: sinks)
+        return Outcome(summary: try summary(), unreadable: unreadable)
+    }
+
+    /// Captures from a network interface until SIGINT/SIGTERM; windows close on the clock too,
+    /// so a quiet link still produces its rows.
+    public func runLive(interface: String, filter: String?, snapLength: Int32, promiscuous: Bool) throws -> Outcome {
+        let startedAt = Analysis.wallClock()
+        let live = try LiveCapture(interface: interface, filter: filter, snapLength: snapLength, promiscuous: promiscuous)
+        let sinks = try openSinks(startedAt: startedAt, inputs: [interface])
+        let aggregator = WindowAggregator(windowLength: Int64(options.windowSeconds * 1e9))
+        var detector = TransportCongestionRule(config: options.rules.transport, runID: options.runID)
+        var findings: [String: Finding] = [:]
+        func deliver(_ batch: WindowBatch) throws {
+            var events = detector.observe(batch)
+            describe(&events)
+            for s in sinks {
+                try s.write(batch)
+                try s.write(events)
+            }
+            for e in events { findings[e.finding.id] = e.finding }
+        }
+        var packet = CapturedPacket(timestamp: 0, wireLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0), source: 0)
+        var decoded = DecodedPacket()
+        let decoder = PacketDecoder(linkType: live.linkType, gtpPorts: options.gtpPorts, gtpHeuristic: options.gtpHeuristic)
+        var packets = 0
+        logger.info("capturing on \(interface); stop with Ctrl-C")
+        loop: while !StopSignal.isRequested {
+            switch live.next(into: &packet) {
+            case .packet:
+                packets += 1
+                decoder.decode(packet.bytes, wireLength: packet.wireLength, into: &decoded)
+                if let batch = aggregator.add(decoded, frame: packet.bytes, timestamp: packet.timestamp, wireLength: packet.wireLength) {
+                    try deliver(batch)
+                }
+            case .timeout:
+                if aggregator.windowStart != .min, Analysis.wallClock() >= aggregator.windowEnd + 1_000_000_000,
+                   let batch = aggregator.flush() {
+                    try deliver(batch)
+                }
+            case .end:
+                break loop
+            }
+        }
+        if let batch = aggregator.flush() { try deliver(batch) }
+        var closing = detector.finish()
+        describe(&closing)
+        for s in sinks { try s.write(closing) }
+        for e in closing { findings[e.finding.id] = e.finding }
+        let drops = live.drops
+        let problem = drops.kernel + drops.interface > 0 ? "dropped by the kernel: \(drops.kernel), by the interface: \(drops.interface)" : nil
+        live.close()
+        let inputs = [InputSummary(path: interface, kind: "interface", bytes: Int64(aggregator.totals.bytes), packets: packets,
+                                   linkType: "\(live.linkType)", problem: problem)]
+        let summary = finishRun(startedAt: startedAt, inputs: inputs, aggregator: aggregator, detector: detector.name,
+                                findings: findings, interrupted: StopSignal.isRequested, sinks: sinks)
+        return Outcome(summary: try summary(), unreadable: [])
+    }
+
+    private func describe(_ events: inout [FindingEvent]) {
+        for i in events.indices {
+            events[i].finding.summary = FindingText.template(events[i].finding, format: RFC3339.format)
+        }
+    }
+
+    private func finishRun(startedAt: Int64, inputs: [InputSummary], aggregator: WindowAggregator, detector: String,
+                           findings: [String: Finding], interrupted: Bool, sinks: [Sink]) -> () throws -> RunSummary {
+        {
+            let ordered = findings.values.sorted { ($0.start, $0.id) < ($1.start, $1.id) }
+            let totals = aggregator.totals
+            let summary = RunSummary(
+                runID: self.options.runID, startedAt: startedAt, finishedAt: Analysis.wallClock(),
+                windowSeconds: self.options.windowSeconds, detector: detector, inputs: inputs, totals: totals,
+                firstPacket: totals.packets > 0 ? aggregator.firstTimestamp : nil,
+                lastPacket: totals.packets > 0 ? aggregator.lastTimestamp : nil,
+                findings: ordered, interrupted: interrupted,
+                outputDirectory: nil, sessions: aggregator.sessions.sessions.count,
+                tunnelsTied: aggregator.sessions.tunnels.count)
+            for s in sinks { try s.close(summary) }
+            return summary
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Decode
+import Detect
+import Windows
+
+/// `report.md`: what was read, what was skipped and why, the findings, and the busiest gNBs,
+/// tunnels and conversations of the run. Keeps run totals per key only (not per packet).
+public final class ReportSink: Sink {
+    public let path: String
+    private var gnbTotals: [IPAddress: (bytesUL: Int, bytesDL: Int, retrans: Int, segments: Int, windows: Int)] = [:]
+    private var tunnelTotals: [TunnelID: (packets: Int, bytes: Int, direction: String?, ue: IPAddress?)] = [:]
+    private var conversationTotals: [PairID: (packets: Int, bytes: Int)] = [:]
+    private var flowWindows = 0
+
+    struct TunnelID: Hashable { var dst: IPAddress; var teid: UInt32 }
+    struct PairID: Hashable { var src: IPAddress; var dst: IPAddress }
+
+    public init(path: String) { self.path = path }
+
+    public func write(_ batch: WindowBatch) throws {
+        for g in batch.gnbs {
+            var t = gnbTotals[g.gnbAddress] ?? (0, 0, 0, 0, 0)
+            t.bytesUL += g.bytesUL; t.bytesDL += g.bytesDL
+            t.retrans += g.tcpRetransmissions; t.segments += g.tcpDataSegments; t.windows += 1
+            gnbTotals[g.gnbAddress] = t
+        }
+        for r in batch.tunnels {
+            let id = TunnelID(dst: r.dst, teid: r.teid)
+            var t = tunnelTotals[id] ?? (0, 0, nil, nil)
+            t.packets += r.packets; t.bytes += r.bytes
+            t.direction = r.direction ?? t.direction
+            t.ue = r.ueIP ?? t.ue
+            tunnelTotals[id] = t
+        }
+        for c in batch.conversations {
+            let id = PairID(src: c.src, dst: c.dst)
+            var t = conversationTotals[id] ?? (0, 0)
+            t.packets += c.packets; t.bytes += c.bytes
+            conversationTotals[id] = t
+        }
+        flowWindows += batch.flows.count
+    }
+
+    public func write(_ events: [FindingEvent]) throws {}
+
+    public func close(_ s: RunSummary) throws {
+        var md = "# nocturne run \(s.runID)\n\n"
+        md += "- started \(RFC3339.format(s.startedAt)), finished \(RFC3339.format(s.finishedAt))"
+        md += s.interrupted ? " (interrupted: outputs hold what was read until then)\n" : "\n"
+        if let first = s.firstPacket, let last = s.lastPacket {
+            md += "- capture time \(RFC3339.format(first)) – \(RFC3339.format(last))\n"
+        }
+        md += "- windows of \(fmt(s.windowSeconds)) s: \(s.totals.windows); detector `\(s.detector)`\n\n"
+
+        md += "## Inputs\n\n| file | kind | link type | bytes | packets | problem |\n|---|---|---|---:|---:|---|\n"
+        for i in s.inputs {
+            md += "| `\(i.path)` | \(i.kind) | \(i.linkType ?? "–") | \(i.bytes) | \(i.packets) | \(i.problem ?? "–") |\n"
+        }
+        let t = s.totals
+        md += "\n## Counts\n\n"
+        md += "| what | count |\n|---|---:|\n"
+        md += "| packets | \(t.packets) |\n| bytes on the wire | \(t.bytes) |\n| IP packets | \(t.ipPackets) |\n"
+        md += "| non-IP frames (ARP, …) | \(t.nonIPPackets) |\n| GTP-U messages | \(t.gtpPackets) |\n"
+        md += "| GTP-U G-PDUs | \(t.gtpGPDUs) |\n| GTP-U echo | \(t.gtpEcho) |\n| PFCP messages | \(t.pfcpMessages) |\n"
+        md += "| PFCP sessions / tunnels tied | \(s.sessions) / \(s.tunnelsTied) |\n"
+        md += "| IP fragments (counted, not reassembled) | \(t.fragments) |\n| cut by snap length | \(t.snapCut) |\n"
+        md += "| out of time order | \(t.latePackets) |\n| malformed or inconsistent headers | \(t.malformed) |\n"
+        if t.malformed > 0 {
+            md += "\nMalformed by reason:\n\n"
+            for issue in DecodeIssue.allCases where t.issues[issue.rawValue] > 0 {
+                md += "- \(issue.reason) (`\(issue.key)`): \(t.issues[issue.rawValue])\n"
+            }
+        }
+
+        md += "\n## Findings (\(s.findings.count))\n\n"
+        if s.findings.isEmpty {
+            md += "None.\n"
+        } else {
+            md += "| id | class | scope | start | end | severity | score | evidence |\n|---|---|---|---|---|---|---:|---|\n"
+            for f in s.findings {
+                let scope = [f.scope.cell, f.scope.gnb, f.scope.gnbAddress].compactMap { $0 }.joined(separator: " ")
+                let evidence = f.evidence.map { e in
+                    "\(e.kpi) \(fmt(e.value)) \(e.unit)" + (e.baseline.map { " (baseline \(fmt($0)))" } ?? "")
+                }.joined(separator: "; ")
+                md += "| \(f.id) | \(f.findingClass.rawValue) | \(scope) | \(RFC3339.format(f.start)) | \(f.end.map(RFC3339.format) ?? "open") | \(f.severity.rawValue) | \(fmt(f.score)) | \(evidence) |\n"
+            }
+            md += "\n"
+            for f in s.findings where !f.summary.isEmpty { md += "- **\(f.id)**: \(f.summary)\n" }
+        }
+
+        md += "\n## Top gNBs (by user-plane bytes)\n\n"
+        if gnbTotals.isEmpty {
+            md += "No gNB identified (no PDU Session Container and no PFCP tying tunnels to a gNB).\n"
+        } else {
+            md += "| gNB address | UL bytes | DL bytes | TCP retrans % | windows |\n|---|---:|---:|---:|---:|\n"
+            for (address, g) in gnbTotals.sorted(by: { ($0.value.bytesUL + $0.value.bytesDL, $1.key) > ($1.value.bytesUL + $1.value.bytesDL, $0.key) }).prefix(10) {
+                let pct = g.segments > 0 ? fmt(100 * Double(g.retrans) / Double(g.segments)) : "–"
+                md += "| \(address) | \(g.bytesUL) | \(g.bytesDL) | \(pct) | \(g.windows) |\n"
+            }
+        }
+        md += "\n## Top tunnels (by bytes)\n\n"
+        if tunnelTotals.isEmpty {
+            md += "No GTP-U tunnels.\n"
+        } else {
+            md += "| receiver | TEID | direction | UE IP | packets | bytes |\n|---|---|---|---|---:|---:|\n"
+            for (id, v) in tunnelTotals.sorted(by: { ($0.value.bytes, $1.key.teid) > ($1.value.bytes, $0.key.teid) }).prefix(10) {
+                md += "| \(id.dst) | 0x\(String(id.teid, radix: 16)) | \(v.direction ?? "–") | \(v.ue?.description ?? "–") | \(v.packets) | \(v.bytes) |\n"
+            }
+        }
+        md += "\n## Top conversations (outer IP, by bytes)\n\n| src | dst | packets | bytes |\n|---|---|---:|---:|\n"
+        for (id, v) in conversationTotals.sorted(by: { ($0.value.bytes, $1.key.src) > ($1.value.bytes, $0.key.src) }).prefix(10) {
+            md += "| \(id.src) | \(id.dst) | \(v.packets) | \(v.bytes) |\n"
+        }
+        md += "\nFlow-window rows written: \(flowWindows).\n"
+        let file = try OutputFile(path: path)
+        try file.write(Array(md.utf8))
+        try file.close()
+    }
+}
+
+func fmt(_ v: Double) -> String {
+    if v == v.rounded() && abs(v) < 1e12 { return String(Int64(v)) }
+    return String((v * 100).rounded() / 100)
+}

@@ -1,0 +1,107 @@
+import Decode
+import Detect
+import Windows
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a run's windows and findings go. Sinks see each window once, as it closes, so
+/// that memory stays flat however long the input is.
+public protocol Sink: AnyObject {
+    func write(_ batch: WindowBatch) throws
+    /// Findings as they open and resolve. Batch sinks keep the final state only.
+    func write(_ events: [FindingEvent]) throws
+    /// End of the run: flush and record the summary.
+    func close(_ summary: RunSummary) throws
+}
+
+/// One input as the run saw it.
+public struct InputSummary: Sendable {
+    public var path: String
+    public var kind: String
+    public var bytes: Int64
+    public var packets: Int
+    public var linkType: String?
+    /// Why reading stopped early or never started; nil when read to the end.
+    public var problem: String?
+
+    public init(path: String, kind: String, bytes: Int64, packets: Int, linkType: String?, problem: String?) {
+        self.path = path
+        self.kind = kind
+        self.bytes = bytes
+        self.packets = packets
+        self.linkType = linkType
+        self.problem = problem
+    }
+}
+
+/// What a run did, for the report, the database and the CLI.
+public struct RunSummary: Sendable {
+    public var runID: String
+    public var startedAt: Int64
+    public var finishedAt: Int64
+    public var windowSeconds: Double
+    public var detector: String
+    public var inputs: [InputSummary]
+    public var totals: DecodeTotals
+    public var firstPacket: Int64?
+    public var lastPacket: Int64?
+    public var findings: [Finding]
+    public var interrupted: Bool
+    public var outputDirectory: String?
+    public var sessions: Int
+    public var tunnelsTied: Int
+
+    public init(runID: String, startedAt: Int64, finishedAt: Int64, windowSeconds: Double, detector: String,
+                inputs: [InputSummary], totals: DecodeTotals, firstPacket: Int64?, lastPacket: Int64?,
+                findings: [Finding], interrupted: Bool, outputDirectory: String?, sessions: Int, tunnelsTied: Int) {
+        self.runID = runID
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.windowSeconds = windowSeconds
+        self.detector = detector
+        self.inputs = inputs
+        self.totals = totals
+        self.firstPacket = firstPacket
+        self.lastPacket = lastPacket
+        self.findings = findings
+        self.interrupted = interrupted
+        self.outputDirectory = outputDirectory
+        self.sessions = sessions
+        self.tunnelsTied = tunnelsTied
+    }
+}
+
+public struct SinkError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A buffered append-only file written with stdio.
+final class OutputFile {
+    let path: String
+    private var file: UnsafeMutablePointer<FILE>?
+
+    init(path: String) throws {
+        self.path = path
+        guard let f = fopen(path, "w") else {
+            throw SinkError("\(path): cannot create (\(String(cString: strerror(errno))))")
+        }
+        setvbuf(f, nil, _IOFBF, 1 << 20)
+        file = f
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        guard let file else { return }
+        let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        if n != bytes.count { throw SinkError("\(path): write failed (\(String(cString: strerror(errno))))") }
+    }
+
+    func close() throws {
+        guard let f = file else { return }
+        file = nil
+        if fclose(f) != 0 { throw SinkError("\(path): close failed (\(String(cString: strerror(errno))))") }
+    }
+
+    deinit { if let file { fclose(file) } }
+}

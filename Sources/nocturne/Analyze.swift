@@ -1,0 +1,190 @@
+import ArgumentParser
+import Pipeline
+import Sinks
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Analyse captures: decode, window, detect, write findings and a report.",
+        discussion: """
+            PATH may be a pcap or pcapng file, a directory (read recursively) or a quoted glob
+            such as 'archive/n3/*.pcapng' or 'archive/**/*.pcap'. Several files are read as one
+            time-ordered stream, so a flow that spans files is one flow.
+
+            Writes findings.jsonl, conversations.jsonl, tunnels.jsonl, flows.jsonl, gnbs.jsonl,
+            report.md and nocturne.sqlite into --out (default nocturne-out/<run-id>/).
+
+            Exit status: 0 done (findings or not), 1 an input could not be read at all,
+            2 usage or configuration error.
+            """)
+
+    @Argument(help: "Capture files, directories or glob patterns.")
+    var paths: [String] = []
+
+    @Option(name: .long, help: "Output directory (default: nocturne-out/<run-id>).")
+    var out: String?
+
+    @Option(help: "Window length, e.g. 10s, 1m, 500ms.")
+    var window: String = "10s"
+
+    @Option(help: "Detector: rules (the learned detector arrives later).")
+    var detector: String = "rules"
+
+    @Option(help: "Rules file with thresholds (default: built-in, as pipelines/rules/default.yaml).")
+    var rules: String?
+
+    @Option(help: "BPF filter applied while reading, e.g. \"udp port 2152 or udp port 8805\".")
+    var filter: String?
+
+    @Option(name: .customLong("gtp-port"), help: "Extra UDP port carrying GTP-U (repeatable; 2152 is always on).")
+    var gtpPorts: [UInt16] = []
+
+    @Flag(help: "Also recognise GTP-U G-PDUs on any UDP port by their shape.")
+    var gtpHeuristic = false
+
+    @Option(help: "Capture live from this interface instead of reading files (stop with Ctrl-C).")
+    var interface: String?
+
+    @Option(help: "Snap length for live capture, in bytes.")
+    var snaplen: Int32 = 262_144
+
+    @Flag(help: "Put the interface in promiscuous mode for live capture.")
+    var promiscuous = false
+
+    @Option(help: "Run id to use instead of one made from the clock.")
+    var runID: String?
+
+    @Option(help: "Output format on stdout: text or json (for scripts).")
+    var format: OutputFormat = .text
+
+    @Flag(help: "No progress and no warnings on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        if paths.isEmpty && interface == nil {
+            throw ValidationError("give at least one capture file, directory or glob, or --interface IF")
+        }
+        if !paths.isEmpty && interface != nil {
+            throw ValidationError("give capture paths or --interface, not both")
+        }
+        guard let seconds = JobLoader.parseDuration(window), seconds > 0 else {
+            throw ValidationError("--window \(window): not a duration; write e.g. 10s, 1m or 500ms")
+        }
+        _ = seconds
+        if detector != "rules" {
+            throw ValidationError("--detector \(detector): only `rules` is available in this version")
+        }
+    }
+
+    func run() throws {
+        bootstrapLogging(quiet: quiet)
+        var options = Analysis.Options()
+        options.windowSeconds = JobLoader.parseDuration(window)!
+        options.filter = filter
+        options.gtpPorts = [2152] + gtpPorts.filter { $0 != 2152 }
+        options.gtpHeuristic = gtpHeuristic
+        if let rules {
+            do { options.rules = try JobLoader.loadRules(path: rules) } catch {
+                printError("nocturne: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        if let runID { options.runID = runID }
+        let directory = out ?? "nocturne-out/\(options.runID)"
+        options.sinks = [.jsonl(directory: directory), .sqlite(path: directory + "/nocturne.sqlite"),
+                         .report(path: directory + "/report.md")]
+        options.progress = format == .json ? .off : Progress.automatic(quiet: quiet)
+        options.streamFindings = interface != nil
+        StopSignal.install()
+        try execute(options: options, directory: directory, format: format, quiet: quiet) { analysis in
+            if let interface {
+                return try analysis.runLive(interface: interface, filter: filter, snapLength: snaplen, promiscuous: promiscuous)
+            }
+            return try analysis.run(paths: paths)
+        }
+    }
+}
+
+/// Runs an analysis, prints its outcome and maps failures to the exit codes of the contract.
+func execute(options: Analysis.Options, directory: String?, format: OutputFormat, quiet: Bool,
+             _ body: (Analysis) throws -> Analysis.Outcome) throws {
+    let outcome: Analysis.Outcome
+    do {
+        outcome = try body(Analysis(options: options))
+    } catch {
+        printError("nocturne: \(error)")
+        throw ExitCode(1)
+    }
+    for input in outcome.summary.inputs {
+        if let problem = input.problem, !quiet || outcome.unreadable.contains(input.path) {
+            printError("nocturne: \(input.path): \(problem)")
+        }
+    }
+    switch format {
+    case .text: printText(outcome.summary, directory: directory)
+    case .json: printJSON(outcome.summary, directory: directory)
+    }
+    if !outcome.unreadable.isEmpty { throw ExitCode(1) }
+}
+
+func printText(_ s: RunSummary, directory: String?) {
+    let t = s.totals
+    let captures = s.inputs.filter { $0.kind == "capture" && $0.packets > 0 }.count
+    print("nocturne \(s.runID): \(captures) capture\(captures == 1 ? "" : "s"), \(t.packets) packets, \(t.bytes) bytes, "
+          + "\(t.windows) windows of \(Int(s.windowSeconds)) s, \(t.gtpGPDUs) GTP-U G-PDUs, \(s.sessions) PFCP sessions, "
+          + "\(t.malformed) malformed" + (s.interrupted ? " (interrupted)" : ""))
+    print("findings: \(s.findings.count)")
+    for f in s.findings {
+        let scope = f.scope.cell ?? f.scope.gnb ?? f.scope.gnbAddress ?? "?"
+        print("  \(f.id) \(f.findingClass.rawValue) \(scope) \(RFC3339.format(f.start)) – \(f.end.map(RFC3339.format) ?? "open") \(f.severity.rawValue) score \(String(format2(f.score)))")
+        print("    \(f.summary)")
+    }
+    if let directory {
+        print("report: \(directory)/report.md")
+        print("outputs: \(directory)/ (findings.jsonl, conversations.jsonl, tunnels.jsonl, flows.jsonl, gnbs.jsonl, nocturne.sqlite)")
+    }
+}
+
+func printJSON(_ s: RunSummary, directory: String?) {
+    var line = JSONLine()
+    line.open()
+    line.field("run_id", s.runID)
+    line.field("output_dir", directory)
+    line.field("interrupted", s.interrupted)
+    line.field("packets", s.totals.packets)
+    line.field("bytes", s.totals.bytes)
+    line.field("windows", s.totals.windows)
+    line.field("gtpu_gpdus", s.totals.gtpGPDUs)
+    line.field("pfcp_sessions", s.sessions)
+    line.field("malformed", s.totals.malformed)
+    line.field("inputs") { a in
+        a.appendRaw("[")
+        for (i, input) in s.inputs.enumerated() {
+            if i > 0 { a.appendRaw(",") }
+            a.open()
+            a.field("path", input.path); a.field("kind", input.kind); a.field("packets", input.packets)
+            a.field("problem", input.problem)
+            a.close()
+        }
+        a.appendRaw("]")
+    }
+    line.field("findings") { a in
+        a.appendRaw("[")
+        for (i, f) in s.findings.enumerated() {
+            if i > 0 { a.appendRaw(",") }
+            var one = JSONLine()
+            FindingJSON.append(f, to: &one)
+            a.appendRaw(String(decoding: one.bytes.dropLast(), as: UTF8.self))
+        }
+        a.appendRaw("]")
+    }
+    line.close()
+    print(String(decoding: line.bytes, as: UTF8.self))
+}
+
+func format2(_ v: Double) -> String {
+    String((v * 100).rounded() / 100)
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Pipeline
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a pipeline job (pipelines/JOB.yaml) until its input ends or Ctrl-C.",
+        discussion: "SIGINT or SIGTERM drains the open window, writes every sink and exits 0.")
+
+    @Argument(help: "The job file.")
+    var job: String
+
+    @Option(help: "Run id to use instead of one made from the clock.")
+    var runID: String?
+
+    @Option(help: "Output format on stdout: text or json.")
+    var format: OutputFormat = .text
+
+    @Flag(help: "No progress and no warnings on stderr.")
+    var quiet = false
+
+    func run() throws {
+        bootstrapLogging(quiet: quiet)
+        let loaded: Job
+        do { loaded = try JobLoader.load(path: job) } catch {
+            printError("nocturne: \(error)")
+            throw ExitCode(2)
+        }
+        if !quiet { for w in loaded.warnings { printError("nocturne: \(job): \(w)") } }
+        var options = Analysis.Options()
+        options.windowSeconds = loaded.windowSeconds
+        options.gtpPorts = loaded.gtpPorts
+        options.gtpHeuristic = loaded.gtpHeuristic
+        options.rules = loaded.rules
+        options.sinks = loaded.sinks
+        if let runID { options.runID = runID }
+        options.progress = format == .json ? .off : Progress.automatic(quiet: quiet)
+        let directory = loaded.sinks.compactMap { spec -> String? in
+            if case .jsonl(let d) = spec { return d } else { return nil }
+        }.first
+        StopSignal.install()
+        switch loaded.source {
+        case .pcap(let paths, let filter):
+            options.filter = filter
+            try execute(options: options, directory: directory, format: format, quiet: quiet) { try $0.run(paths: paths) }
+        case .live(let interface, let filter, let snap, let promiscuous):
+            options.streamFindings = true
+            try execute(options: options, directory: directory, format: format, quiet: quiet) {
+                try $0.runLive(interface: interface, filter: filter, snapLength: snap, promiscuous: promiscuous)
+            }
+        }
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a job file: keys, values, rules file; prints what the job will do.")
+
+    @Argument(help: "The job file.")
+    var job: String
+
+    func run() throws {
+        let loaded: Job
+        do { loaded = try JobLoader.load(path: job) } catch {
+            printError("nocturne: \(error)")
+            throw ExitCode(2)
+        }
+        switch loaded.source {
+        case .pcap(let paths, let filter):
+            print("\(job): ok: job \(loaded.name) reads \(paths.joined(separator: ", "))" + (filter.map { " with filter \"\($0)\"" } ?? ""))
+        case .live(let interface, let filter, let snap, let promiscuous):
+            print("\(job): ok: job \(loaded.name) captures on \(interface) (snaplen \(snap)\(promiscuous ? ", promiscuous" : ""))" + (filter.map { " with filter \"\($0)\"" } ?? ""))
+        }
+        print("  window \(loaded.windowSeconds) s, detector rules, sinks: " + loaded.sinks.map { spec in
+            switch spec {
+            case .jsonl(let d): "jsonl \(d)"
+            case .sqlite(let p): "sqlite \(p)"
+            case .report(let p): "report \(p)"
+            }
+        }.joined(separator: ", "))
+        for w in loaded.warnings { print("  note: \(w)") }
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Logging
+import Pipeline
+
+@main
+struct Nocturne: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nocturne",
+        abstract: "5G network analytics on the box next to the network.",
+        discussion: """
+            Reads user-plane captures (GTP-U, PFCP), builds per-gNB, per-tunnel and per-flow KPI
+            windows and flags transport congestion. Start with:
+
+              nocturne analyze capture.pcap            one file, a folder or a glob
+              nocturne run pipelines/demo.yaml         a job file
+            """,
+        subcommands: [Analyze.self, Run.self, Validate.self])
+
+    /// ArgumentParser exits 64 on usage errors; nocturne's contract says 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                Foundation_exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+func bootstrapLogging(quiet: Bool) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = quiet ? .error : .warning
+        return handler
+    }
+}
