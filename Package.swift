@@ -1,6 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+/// The per-packet path (capture → decode → windows) runs without dynamic exclusivity checks:
+/// its state lives in classes that one thread owns, and the checks cost more than the work.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
 let package = Package(
     name: "nocturne",
     platforms: [.macOS(.v15)],
@@ -22,24 +26,27 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         // Reads capture files and live interfaces; hands each record over in place.
-        .target(name: "Capture", dependencies: ["CPcap", "Decode"]),
+        .target(name: "Capture", dependencies: ["CPcap", "Decode"], swiftSettings: hotPath),
         // Zero-copy protocol decoders and the PFCP session table. No dependencies.
-        .target(name: "Decode"),
+        .target(name: "Decode", swiftSettings: hotPath),
         // Per-window aggregation of decoded packets.
-        .target(name: "Windows", dependencies: ["Decode"]),
+        // Tiny C helpers for what Swift cannot say (a cache prefetch).
+        .target(name: "CNocturneShims"),
+        .target(name: "Windows", dependencies: ["Decode", "CNocturneShims"], swiftSettings: hotPath),
         // The Detector interface, findings and the rules.
         .target(name: "Detect", dependencies: ["Windows"]),
         // Where rows and findings go: JSONL, Markdown report, SQLite.
         .target(name: "Sinks", dependencies: [
             "Windows", "Detect",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Jobs: sources → decode → windows → detect → sinks.
         .target(name: "Pipeline", dependencies: [
             "Capture", "Decode", "Windows", "Detect", "Sinks",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: hotPath),
         .executableTarget(name: "nocturne", dependencies: [
             "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -55,7 +55,15 @@ public final class CaptureFile {
     public init(path: String, filter: String? = nil) throws(CaptureError) {
         self.path = path
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        guard let h = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
+        // The file is opened here so that it gets a 1 MiB stdio buffer: libpcap reads each record
+        // with two small freads, and the default 4 KiB buffer turns that into a system call
+        // every few packets.
+        guard let stream = fopen(path, "rb") else {
+            throw CaptureError(path: path, reason: errno == ENOENT ? "no such file" : String(cString: strerror(errno)))
+        }
+        setvbuf(stream, nil, _IOFBF, 1 << 20)
+        guard let h = pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
+            fclose(stream)
             throw CaptureError(path: path, reason: CaptureFile.explain(String(cString: errbuf), path: path))
         }
         let dlt = pcap_datalink(h)
@@ -101,18 +109,40 @@ public final class CaptureFile {
     @inline(__always)
     public func next(into packet: inout CapturedPacket) -> Bool {
         guard let handle else { return false }
+        let rc = CaptureFile.read(handle, into: &packet)
+        if rc == 1 {
+            packets &+= 1
+            return true
+        }
+        return end(rc)
+    }
+
+    /// One `pcap_next_ex` into `packet`; returns libpcap's code (1 when a packet was read).
+    @inline(__always)
+    static func read(_ handle: OpaquePointer, into packet: inout CapturedPacket) -> Int32 {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let rc = pcap_next_ex(handle, &header, &data)
         if rc == 1, let header, let data {
             let h = header.pointee
-            packets &+= 1
             packet.timestamp = Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec)
             packet.wireLength = Int(h.len)
             packet.bytes = UnsafeRawBufferPointer(start: data, count: Int(h.caplen))
-            return true
+            return 1
         }
-        if rc == PCAP_ERROR {
+        return rc == 1 ? PCAP_ERROR : rc
+    }
+
+    /// The libpcap handle while the file is open (for the merge's tight loop).
+    var rawHandle: OpaquePointer? { handle }
+
+    /// Records `packets` read through `read` by the merge.
+    func count(_ n: Int) { packets &+= n }
+
+    /// Closes the file after a non-1 read code; records where and why when it was an error.
+    @discardableResult
+    func end(_ rc: Int32) -> Bool {
+        if rc == PCAP_ERROR, let handle {
             let message = String(cString: pcap_geterr(handle))
             stopError = CaptureError(path: path, offset: offset,
                                      reason: "\(message); \(packets) packets read before this point")

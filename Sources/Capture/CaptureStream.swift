@@ -25,7 +25,17 @@ public final class CaptureStream {
     private let filter: String?
 
     private var pending: [Int] = []  // source indices not yet opened, by first timestamp, reversed
-    private var open: [(file: CaptureFile, index: Int, packet: CapturedPacket)] = []  // min-heap
+    private var open: [Entry] = []  // min-heap on the next packet's timestamp
+
+    /// An open file in the merge. The pcap handle is kept beside the file so that the per-packet
+    /// read touches no reference count.
+    private struct Entry {
+        var handle: OpaquePointer
+        var index: Int
+        var packet: CapturedPacket
+        var packets: Int
+    }
+    private var files: [Int: CaptureFile] = [:]
     private var closedBytes: Int64 = 0
     private var packetsRead: [Int] = []
 
@@ -61,7 +71,7 @@ public final class CaptureStream {
 
     /// Bytes of input consumed so far (for progress).
     public var bytesRead: Int64 {
-        closedBytes + open.reduce(0) { $0 + $1.file.offset }
+        closedBytes + open.reduce(0) { $0 + (files[$1.index]?.offset ?? 0) }
     }
 
     /// The next packet in time order across all files; false at the end of the stream.
@@ -83,13 +93,12 @@ public final class CaptureStream {
     /// Moves past the packet returned by `next`. Call before the following `next`.
     @inline(__always)
     public func advance() {
-        let file = open[0].file
-        let index = open[0].index
-        if file.next(into: &open[0].packet) {
-            open[0].packet.source = index
+        let rc = CaptureFile.read(open[0].handle, into: &open[0].packet)
+        if rc == 1 {
+            open[0].packets &+= 1
             if open.count > 1 { siftDown(0) }
         } else {
-            finish(heapSlot: 0)
+            finish(heapSlot: 0, code: rc)
         }
     }
 
@@ -103,7 +112,9 @@ public final class CaptureStream {
                 return
             }
             packet.source = index
-            open.append((file, index, packet))
+            guard let handle = file.rawHandle else { return }
+            files[index] = file
+            open.append(Entry(handle: handle, index: index, packet: packet, packets: 1))
             siftUp(open.count - 1)
         } catch {
             errors.append(error)
@@ -113,16 +124,19 @@ public final class CaptureStream {
 
     /// Packets read so far from source `index`.
     public func packets(of index: Int) -> Int {
-        if let entry = open.first(where: { $0.index == index }) { return entry.file.packets }
+        if let entry = open.first(where: { $0.index == index }) { return entry.packets }
         return packetsRead[index]
     }
 
-    private func finish(heapSlot slot: Int) {
+    private func finish(heapSlot slot: Int, code: Int32) {
         let entry = open[slot]
-        packetsRead[entry.index] = entry.file.packets
-        if let error = entry.file.stopError { errors.append(error) }
+        packetsRead[entry.index] = entry.packets
+        if let file = files.removeValue(forKey: entry.index) {
+            file.count(entry.packets - file.packets)
+            file.end(code)
+            if let error = file.stopError { errors.append(error) }
+        }
         closedBytes += sources[entry.index].size
-        entry.file.close()
         let last = open.removeLast()
         if slot < open.count {
             open[slot] = last

@@ -166,6 +166,22 @@ public struct DecodedPacket: Sendable {
 
     public init() {}
 
+    /// Clears the presence flags for the next packet. Layers are written whole when present,
+    /// so their old contents never show through a set flag.
+    @inlinable
+    public mutating func reset() {
+        hasIP = false
+        vlanTags = 0
+        hasGTP = false
+        hasInner = false
+        hasTCP = false
+        pfcpOffset = 0
+        pfcpLength = 0
+        sctpChunks = 0
+        snapCut = false
+        issue = nil
+    }
+
     /// The IP layer that keys the 5-tuple flow: the tunnelled packet for G-PDUs, else the outer.
     @inlinable
     public var flowLayer: IPLayer? {

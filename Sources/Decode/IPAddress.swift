@@ -1,37 +1,51 @@
-/// An IPv4 or IPv6 address held in two words, so that keys built from it hash and compare
-/// without touching the heap. IPv4 addresses live in the low 32 bits of `low` with `high == 0`
-/// and `isV6 == false`.
+/// An IPv4 or IPv6 address in two words (16 bytes), so that keys built from it hash and
+/// compare without touching the heap and pack tightly in the aggregation tables. IPv4 is held
+/// in its IPv4-mapped IPv6 form (`::ffff:a.b.c.d`), so both families share one representation.
 public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var high: UInt64
     public var low: UInt64
-    public var isV6: Bool
 
     @inlinable
-    public init(high: UInt64, low: UInt64, isV6: Bool) {
+    public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
-        self.isV6 = isV6
     }
 
     @inlinable
     public init(v4: UInt32) {
-        self.init(high: 0, low: UInt64(v4), isV6: false)
+        self.init(high: 0, low: 0xffff_0000_0000 | UInt64(v4))
     }
 
-    public static let none = IPAddress(high: 0, low: 0, isV6: false)
+    public static let none = IPAddress(high: 0, low: 0)
+
+    @inlinable
+    public var isV6: Bool { high != 0 || low >> 32 != 0xffff }
+
+    /// The IPv4 address (meaningful when `!isV6`).
+    @inlinable
+    public var v4: UInt32 { UInt32(truncatingIfNeeded: low) }
 
     @inlinable
     public static func < (a: IPAddress, b: IPAddress) -> Bool {
-        if a.isV6 != b.isV6 { return !a.isV6 }
-        if a.high != b.high { return a.high < b.high }
-        return a.low < b.low
+        a.high != b.high ? a.high < b.high : a.low < b.low
     }
 
     /// Dotted quad for IPv4; RFC 5952 text (longest zero run compressed, lower case) for IPv6.
     public var description: String {
         if !isV6 {
-            let v = UInt32(truncatingIfNeeded: low)
-            return "\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
+            // Written into a stack buffer: this runs for every row of every window.
+            let v = v4
+            return String(unsafeUninitializedCapacity: 15) { out in
+                var n = 0
+                for shift in stride(from: 24, through: 0, by: -8) {
+                    let octet = Int((v >> UInt32(shift)) & 0xff)
+                    if octet >= 100 { out[n] = UInt8(48 + octet / 100); n += 1 }
+                    if octet >= 10 { out[n] = UInt8(48 + octet / 10 % 10); n += 1 }
+                    out[n] = UInt8(48 + octet % 10); n += 1
+                    if shift > 0 { out[n] = UInt8(ascii: "."); n += 1 }
+                }
+                return n
+            }
         }
         var groups = [UInt16](repeating: 0, count: 8)
         for i in 0..<4 {
@@ -49,10 +63,6 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
             } else {
                 i += 1
             }
-        }
-        if bestStart == 0 && bestLength == 5 && groups[5] == 0xffff {
-            let v = UInt32(truncatingIfNeeded: low)
-            return "::ffff:\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
         }
         func hex(_ range: Range<Int>) -> String {
             range.map { String(groups[$0], radix: 16) }.joined(separator: ":")
@@ -86,7 +96,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
             let items = s.split(separator: ":", omittingEmptySubsequences: false)
             for (k, item) in items.enumerated() {
                 if k == items.count - 1, item.contains("."), let v4 = IPAddress(String(item)) {
-                    let v = UInt32(truncatingIfNeeded: v4.low)
+                    let v = v4.v4
                     out.append(UInt16(v >> 16)); out.append(UInt16(v & 0xffff))
                 } else {
                     guard !item.isEmpty, item.count <= 4, let g = UInt16(item, radix: 16) else { return nil }
@@ -108,7 +118,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         var hi: UInt64 = 0, lo: UInt64 = 0
         for k in 0..<4 { hi = hi << 16 | UInt64(all[k]) }
         for k in 4..<8 { lo = lo << 16 | UInt64(all[k]) }
-        self.init(high: hi, low: lo, isV6: true)
+        self.init(high: hi, low: lo)
     }
 }
 
@@ -122,7 +132,6 @@ extension UnsafeRawBufferPointer {
     func ipv6(_ offset: Int) -> IPAddress {
         IPAddress(
             high: UInt64(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
-            low: UInt64(bigEndian: loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)),
-            isV6: true)
+            low: UInt64(bigEndian: loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)))
     }
 }

@@ -294,5 +294,5 @@ struct OuterHeaderCreation {
 
 private func ipv6(_ v: [UInt8], _ o: Int) -> IPAddress {
     IPAddress(high: v[o..<(o + 8)].reduce(0) { $0 << 8 | UInt64($1) },
-              low: v[(o + 8)..<(o + 16)].reduce(0) { $0 << 8 | UInt64($1) }, isV6: true)
+              low: v[(o + 8)..<(o + 16)].reduce(0) { $0 << 8 | UInt64($1) })
 }

@@ -25,7 +25,7 @@ public struct PacketDecoder: Sendable {
 
     /// Decodes `frame` (the captured bytes) of a packet that was `wireLength` bytes on the wire.
     public func decode(_ frame: UnsafeRawBufferPointer, wireLength: Int, into p: inout DecodedPacket) {
-        p = DecodedPacket()
+        p.reset()
         p.snapCut = frame.count < wireLength
         var offset = 0
         var etherType: UInt16 = 0
@@ -77,7 +77,13 @@ public struct PacketDecoder: Sendable {
         }
         guard etherType == 0x0800 || etherType == 0x86dd else { return }
         var outer = IPLayer()
-        guard let l4 = readIP(frame, at: offset, isV6: etherType == 0x86dd, into: &outer, packet: &p) else {
+        let span = readIP(frame, at: offset, isV6: etherType == 0x86dd, into: &outer, packet: &p)
+        // A later fragment has addresses but no transport header: it still counts per conversation.
+        guard let l4 = span else {
+            if outer.isNonFirstFragment {
+                p.hasIP = true
+                p.outer = outer
+            }
             return
         }
         p.hasIP = true

@@ -29,20 +29,24 @@ public final class JSONLSink: Sink {
     }
 
     public func write(_ batch: WindowBatch) throws {
-        let start = RFC3339.format(batch.start), end = RFC3339.format(batch.end)
+        var bounds = JSONLine()
+        bounds.open()
+        bounds.field("window_start", time: batch.start)
+        bounds.field("window_end", time: batch.end)
+        let window = Array(bounds.bytes.dropFirst())
         line.reset()
         for c in batch.conversations {
             line.open()
-            line.field("window_start", start); line.field("window_end", end)
+            line.fields(window)
             line.field("src", c.src); line.field("dst", c.dst); line.field("ip_proto", Int(c.ipProto))
             line.field("packets", c.packets); line.field("bytes", c.bytes)
             line.close(); line.newline()
         }
-        try conversations.write(line.bytes)
+        try conversations.write(line)
         line.reset()
         for t in batch.tunnels {
             line.open()
-            line.field("window_start", start); line.field("window_end", end)
+            line.fields(window)
             line.field("dst", t.dst); line.field("teid", Int(t.teid)); line.field("src", t.src)
             line.field("direction", t.direction); line.field("gnb_address", t.gnbAddress)
             line.field("packets", t.packets); line.field("bytes", t.bytes); line.field("inner_bytes", t.innerBytes)
@@ -55,11 +59,11 @@ public final class JSONLSink: Sink {
             if let ue = t.ueIP { line.field("ue_ip", ue) }
             line.close(); line.newline()
         }
-        try tunnels.write(line.bytes)
+        try tunnels.write(line)
         line.reset()
         for f in batch.flows {
             line.open()
-            line.field("window_start", start); line.field("window_end", end)
+            line.fields(window)
             line.field("proto", Int(f.proto))
             line.field("a_ip", f.aIP); line.field("a_port", Int(f.aPort))
             line.field("b_ip", f.bIP); line.field("b_port", Int(f.bPort))
@@ -72,11 +76,11 @@ public final class JSONLSink: Sink {
             if let g = f.gnbAddress { line.field("gnb_address", g) }
             line.close(); line.newline()
         }
-        try flows.write(line.bytes)
+        try flows.write(line)
         line.reset()
         for g in batch.gnbs {
             line.open()
-            line.field("window_start", start); line.field("window_end", end)
+            line.fields(window)
             line.field("window_s", batch.seconds)
             line.field("gnb_address", g.gnbAddress)
             line.field("packets_ul", g.packetsUL); line.field("packets_dl", g.packetsDL)
@@ -94,21 +98,21 @@ public final class JSONLSink: Sink {
             line.field("error_indications", g.errorIndications)
             line.close(); line.newline()
         }
-        try gnbs.write(line.bytes)
+        try gnbs.write(line)
     }
 
     public func write(_ events: [FindingEvent]) throws {
         guard streamFindings else { return }
         line.reset()
         for e in events { FindingJSON.append(e.finding, to: &line) }
-        try findings.write(line.bytes)
+        try findings.write(line)
     }
 
     public func close(_ summary: RunSummary) throws {
         if !streamFindings {
             line.reset()
             for f in summary.findings { FindingJSON.append(f, to: &line) }
-            try findings.write(line.bytes)
+            try findings.write(line)
         }
         for file in [conversations, tunnels, flows, gnbs, cells, findings] { try file.close() }
     }

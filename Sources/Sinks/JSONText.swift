@@ -3,27 +3,41 @@ import Decode
 /// Builds one JSON object per line into a byte buffer, field by field. Written by hand rather
 /// than through `Codable` because rows are many and their shape is fixed.
 public struct JSONLine {
-    public private(set) var bytes: [UInt8] = []
+    private let buffer = ByteBuffer()
     private var first = true
 
-    public init() { bytes.reserveCapacity(512) }
+    public init() {}
+
+    /// A copy of the text so far.
+    public var bytes: [UInt8] { Array(buffer.view) }
+
+    /// The text so far, valid until the next change.
+    var view: UnsafeRawBufferPointer { buffer.view }
 
     public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
+        buffer.count = 0
         first = true
     }
 
-    public mutating func open() { bytes.append(UInt8(ascii: "{")); first = true }
-    public mutating func close() { bytes.append(UInt8(ascii: "}")) }
-    public mutating func newline() { bytes.append(0x0a) }
+    public mutating func open() { buffer.append(UInt8(ascii: "{")); first = true }
+    public mutating func close() { buffer.append(UInt8(ascii: "}")) }
+    public mutating func newline() { buffer.append(0x0a) }
 
+    @inline(__always)
     private mutating func key(_ name: StaticString) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
+        if !first { buffer.append(UInt8(ascii: ",")) }
         first = false
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        buffer.append(UInt8(ascii: "\""))
+        buffer.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        buffer.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: ":"))
+    }
+
+    /// Appends fields rendered once for many rows (e.g. a window's bounds), without braces.
+    public mutating func fields(_ rendered: [UInt8]) {
+        if !first { buffer.append(UInt8(ascii: ",")) }
+        first = false
+        buffer.append(contentsOf: rendered)
     }
 
     public mutating func field(_ name: StaticString, _ value: String?) {
@@ -34,7 +48,25 @@ public struct JSONLine {
 
     public mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
-        ascii(String(value))
+        integer(value)
+    }
+
+    /// Decimal digits straight into the buffer (no intermediate String).
+    public mutating func integer(_ value: Int) {
+        if value < 0 { buffer.append(UInt8(ascii: "-")) }
+        var v = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                n += 1
+            } while v > 0
+            for i in stride(from: n - 1, through: 0, by: -1) { buffer.append(d[i]) }
+        }
     }
 
     public mutating func field(_ name: StaticString, _ value: Double?) {
@@ -49,7 +81,16 @@ public struct JSONLine {
     }
 
     public mutating func field(_ name: StaticString, _ value: IPAddress?) {
-        field(name, value?.description)
+        guard let value, !value.isV6 else { return field(name, value?.description) }
+        // IPv4, the common case, written digit by digit.
+        key(name)
+        buffer.append(UInt8(ascii: "\""))
+        let v = value.v4
+        integer(Int(v >> 24)); buffer.append(UInt8(ascii: "."))
+        integer(Int((v >> 16) & 0xff)); buffer.append(UInt8(ascii: "."))
+        integer(Int((v >> 8) & 0xff)); buffer.append(UInt8(ascii: "."))
+        integer(Int(v & 0xff))
+        buffer.append(UInt8(ascii: "\""))
     }
 
     public mutating func field(_ name: StaticString, time: Int64?) {
@@ -58,22 +99,22 @@ public struct JSONLine {
 
     public mutating func field(_ name: StaticString, ints: [Int]) {
         key(name)
-        bytes.append(UInt8(ascii: "["))
+        buffer.append(UInt8(ascii: "["))
         for (i, v) in ints.enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
-            ascii(String(v))
+            if i > 0 { buffer.append(UInt8(ascii: ",")) }
+            integer(v)
         }
-        bytes.append(UInt8(ascii: "]"))
+        buffer.append(UInt8(ascii: "]"))
     }
 
     public mutating func field(_ name: StaticString, strings: [String]) {
         key(name)
-        bytes.append(UInt8(ascii: "["))
+        buffer.append(UInt8(ascii: "["))
         for (i, v) in strings.enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            if i > 0 { buffer.append(UInt8(ascii: ",")) }
             string(v)
         }
-        bytes.append(UInt8(ascii: "]"))
+        buffer.append(UInt8(ascii: "]"))
     }
 
     /// A nested object or array written by `body`.
@@ -81,43 +122,63 @@ public struct JSONLine {
         key(name)
         var inner = JSONLine()
         body(&inner)
-        bytes.append(contentsOf: inner.bytes)
+        buffer.append(inner.view)
     }
 
     public mutating func raw(_ name: StaticString, _ json: [UInt8]) {
         key(name)
-        bytes.append(contentsOf: json)
+        buffer.append(contentsOf: json)
     }
 
     private mutating func null() { ascii("null") }
 
     /// Appends text as it is (for brackets around nested arrays).
-    public mutating func appendRaw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    public mutating func appendRaw(_ s: String) { buffer.append(contentsOf: s.utf8) }
 
-    private mutating func ascii(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    private mutating func ascii(_ s: String) { buffer.append(contentsOf: s.utf8) }
 
-    /// Shortest round-trip text for doubles, with whole numbers written without a fraction.
+    /// Decimal text with at most six decimals (trailing zeros dropped), written digit by digit:
+    /// `String(Double)` costs more than the rest of a row.
     private mutating func number(_ v: Double) {
-        if v == v.rounded(), abs(v) < 1e15 { ascii(String(Int64(v))); return }
-        ascii(String((v * 1e6).rounded() / 1e6))
+        guard abs(v) < 9e12 else { ascii(String(v)); return }
+        let scaled = Int64((v * 1e6).rounded())
+        if scaled < 0 { buffer.append(UInt8(ascii: "-")) }
+        let magnitude = scaled.magnitude
+        integer(Int(magnitude / 1_000_000))
+        var fraction = magnitude % 1_000_000
+        guard fraction != 0 else { return }
+        buffer.append(UInt8(ascii: "."))
+        var divisor: UInt64 = 100_000
+        while fraction != 0 {
+            buffer.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
+            fraction %= divisor
+            divisor /= 10
+        }
     }
 
     public mutating func string(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
+        var plain = true
+        for b in s.utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { plain = false; break }
+        if plain {
+            buffer.append(contentsOf: s.utf8)
+            buffer.append(UInt8(ascii: "\""))
+            return
+        }
         for b in s.utf8 {
             switch b {
-            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(b)
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(b)
-            case 0x0a: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case 0x0d: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\""): buffer.append(UInt8(ascii: "\\")); buffer.append(b)
+            case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(b)
+            case 0x0a: buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
+            case 0x0d: buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
+            case 0x09: buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
             case 0..<0x20:
                 let hex = String(b, radix: 16)
                 ascii("\\u00" + (hex.count == 1 ? "0" + hex : hex))
-            default: bytes.append(b)
+            default: buffer.append(b)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
     }
 }
 
@@ -149,5 +210,55 @@ public enum RFC3339 {
             text += "." + digits
         }
         return text + "Z"
+    }
+}
+
+/// A growable byte buffer written without Array's per-append uniqueness and bounds work:
+/// JSON rows are the bulk of a run's output.
+final class ByteBuffer {
+    var count = 0
+    private var capacity = 4096
+    private var base = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
+
+    deinit { base.deallocate() }
+
+    var view: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        if count == capacity { grow(count + 1) }
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        if count + bytes.count > capacity { grow(count + bytes.count) }
+        if let source = bytes.baseAddress { (base + count).update(from: source.assumingMemoryBound(to: UInt8.self), count: bytes.count) }
+        count += bytes.count
+    }
+
+    @inline(__always)
+    func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+        append(UnsafeRawBufferPointer(bytes))
+    }
+
+    func append(contentsOf bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    func append(contentsOf utf8: String.UTF8View) {
+        var s = String(utf8)
+        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    private func grow(_ needed: Int) {
+        var c = capacity * 2
+        while c < needed { c *= 2 }
+        let new = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        new.update(from: base, count: count)
+        base.deallocate()
+        base = new
+        capacity = c
     }
 }

@@ -1,10 +1,12 @@
 import Decode
 import Detect
 import GRDB
+import GRDBSQLite
 import Windows
 
-/// `nocturne.sqlite`: runs, per-window rows and findings, queryable with any SQLite client.
-/// Each window is written in one transaction as it closes.
+/// `nocturne.sqlite`: runs, per-window gNB, tunnel and conversation rows, and findings,
+/// queryable with any SQLite client. Each window is written in one transaction as it closes.
+/// Per-flow rows (the bulk of a busy capture) stay in `flows.jsonl`.
 public final class SQLiteSink: Sink {
     public let path: String
     private let db: DatabaseQueue
@@ -14,7 +16,13 @@ public final class SQLiteSink: Sink {
         self.path = path
         self.runID = runID
         do {
-            db = try DatabaseQueue(path: path)
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in
+                // An output file written once per run: a crash loses the run either way, so skip
+                // the per-commit sync and keep the rollback journal in memory.
+                try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY")
+            }
+            db = try DatabaseQueue(path: path, configuration: configuration)
             try SQLiteSink.migrator.migrate(db)
             try db.write { db in
                 try db.execute(
@@ -51,19 +59,12 @@ public final class SQLiteSink: Sink {
                     dst TEXT NOT NULL, teid INTEGER NOT NULL, src TEXT, direction TEXT, gnb_address TEXT,
                     packets INTEGER, bytes INTEGER, inner_bytes INTEGER, qfis TEXT, seq_gap_events INTEGER,
                     seq_lost INTEGER, seid_cp TEXT, seid_up TEXT, ue_ip TEXT);
-                CREATE TABLE flow_windows (
-                    run_id TEXT NOT NULL REFERENCES runs(id), window_start TEXT NOT NULL, window_end TEXT NOT NULL,
-                    proto INTEGER, a_ip TEXT, a_port INTEGER, b_ip TEXT, b_port INTEGER, packets_ab INTEGER,
-                    packets_ba INTEGER, bytes_ab INTEGER, bytes_ba INTEGER, retransmissions INTEGER,
-                    rtt_ms_p50 REAL, rtt_ms_p95 REAL, gnb_address TEXT);
                 CREATE TABLE findings (
                     id TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id), class TEXT NOT NULL, direction TEXT,
                     cell TEXT, gnb TEXT, gnb_address TEXT, teid INTEGER, start TEXT NOT NULL, "end" TEXT,
                     state TEXT NOT NULL, severity TEXT NOT NULL, score REAL NOT NULL, detector TEXT NOT NULL,
                     evidence TEXT NOT NULL, missing_inputs TEXT NOT NULL, summary TEXT, explanation TEXT,
                     PRIMARY KEY (run_id, id));
-                CREATE INDEX gnb_windows_by_gnb ON gnb_windows (gnb_address, window_start);
-                CREATE INDEX tunnel_windows_by_teid ON tunnel_windows (dst, teid);
                 """)
         }
         return m
@@ -72,30 +73,33 @@ public final class SQLiteSink: Sink {
     public func write(_ batch: WindowBatch) throws {
         let start = RFC3339.format(batch.start), end = RFC3339.format(batch.end)
         let run = runID
+        // Window rows are many: bound straight through the SQLite C API on prepared statements.
         try db.write { db in
-            let g = try db.cachedStatement(sql: "INSERT INTO gnb_windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            let g = try Rows(db, "INSERT INTO gnb_windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
             for w in batch.gnbs {
-                try g.execute(arguments: [run, start, end, w.gnbAddress.description, w.packetsUL, w.packetsDL, w.bytesUL,
-                                          w.bytesDL, w.tunnels, w.tcpDataSegments, w.tcpRetransmissions, w.rttSamples,
-                                          w.rttP50Ms, w.rttP95Ms, w.seqGapEvents, w.seqLost, w.echoRttMs, w.errorIndications])
+                g.text(run); g.text(start); g.text(end); g.address(w.gnbAddress)
+                g.int(w.packetsUL); g.int(w.packetsDL); g.int(w.bytesUL); g.int(w.bytesDL); g.int(w.tunnels)
+                g.int(w.tcpDataSegments); g.int(w.tcpRetransmissions); g.int(w.rttSamples)
+                g.double(w.rttP50Ms); g.double(w.rttP95Ms); g.int(w.seqGapEvents); g.int(w.seqLost)
+                g.double(w.echoRttMs); g.int(w.errorIndications)
+                try g.step()
             }
-            let c = try db.cachedStatement(sql: "INSERT INTO conversation_windows VALUES (?,?,?,?,?,?,?,?)")
+            let c = try Rows(db, "INSERT INTO conversation_windows VALUES (?,?,?,?,?,?,?,?)")
             for r in batch.conversations {
-                try c.execute(arguments: [run, start, end, r.src.description, r.dst.description, Int(r.ipProto), r.packets, r.bytes])
+                c.text(run); c.text(start); c.text(end); c.address(r.src); c.address(r.dst)
+                c.int(Int(r.ipProto)); c.int(r.packets); c.int(r.bytes)
+                try c.step()
             }
-            let t = try db.cachedStatement(sql: "INSERT INTO tunnel_windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            let t = try Rows(db, "INSERT INTO tunnel_windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
             for r in batch.tunnels {
-                try t.execute(arguments: [run, start, end, r.dst.description, Int(r.teid), r.src.description, r.direction,
-                                          r.gnbAddress?.description, r.packets, r.bytes, r.innerBytes,
-                                          r.qfis.map(String.init).joined(separator: ","), r.seqGapEvents, r.seqLost,
-                                          r.seidCP.map { String($0, radix: 16) }, r.seidUP.map { String($0, radix: 16) },
-                                          r.ueIP?.description])
-            }
-            let f = try db.cachedStatement(sql: "INSERT INTO flow_windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-            for r in batch.flows {
-                try f.execute(arguments: [run, start, end, Int(r.proto), r.aIP.description, Int(r.aPort), r.bIP.description,
-                                          Int(r.bPort), r.packetsAB, r.packetsBA, r.bytesAB, r.bytesBA, r.retransmissions,
-                                          r.rttP50Ms, r.rttP95Ms, r.gnbAddress?.description])
+                t.text(run); t.text(start); t.text(end); t.address(r.dst); t.int(Int(r.teid))
+                t.address(r.src); t.text(r.direction); t.address(r.gnbAddress)
+                t.int(r.packets); t.int(r.bytes); t.int(r.innerBytes)
+                t.text(r.qfiMask == 0 ? "" : r.qfis.map(String.init).joined(separator: ","))
+                t.int(r.seqGapEvents); t.int(r.seqLost)
+                t.text(r.seidCP.map { String($0, radix: 16) }); t.text(r.seidUP.map { String($0, radix: 16) })
+                t.address(r.ueIP)
+                try t.step()
             }
         }
     }
@@ -138,6 +142,11 @@ public final class SQLiteSink: Sink {
 
     public func close(_ s: RunSummary) throws {
         try db.write { db in
+            // Indexes are built once at the end: cheaper than maintaining them row by row.
+            try db.execute(sql: """
+                CREATE INDEX IF NOT EXISTS gnb_windows_by_gnb ON gnb_windows (gnb_address, window_start);
+                CREATE INDEX IF NOT EXISTS tunnel_windows_by_teid ON tunnel_windows (dst, teid);
+                """)
             for f in s.findings { try insert(f, db) }
             for i in s.inputs {
                 if let p = i.problem {
@@ -152,6 +161,73 @@ public final class SQLiteSink: Sink {
                 arguments: [RFC3339.format(s.finishedAt), s.interrupted ? "interrupted" : "complete", s.totals.packets,
                             s.totals.bytes, s.totals.malformed, s.totals.windows, s.findings.count,
                             s.firstPacket.map(RFC3339.format), s.lastPacket.map(RFC3339.format), runID])
+        }
+    }
+}
+
+/// A prepared INSERT whose parameters are bound in order, one row per `step()`.
+private final class Rows {
+    private let statement: OpaquePointer
+    private let path: String
+    private var index: Int32 = 1
+
+    init(_ db: Database, _ sql: String) throws {
+        statement = try db.cachedStatement(sql: sql).sqliteStatement
+        path = db.description
+    }
+
+    func int(_ v: Int) {
+        sqlite3_bind_int64(statement, index, Int64(v))
+        index += 1
+    }
+
+    func double(_ v: Double?) {
+        if let v { sqlite3_bind_double(statement, index, v) } else { sqlite3_bind_null(statement, index) }
+        index += 1
+    }
+
+    /// An address as text, rendered on the stack for IPv4.
+    func address(_ a: IPAddress?) {
+        guard let a, !a.isV6 else { return text(a?.description) }
+        var buffer: (UInt64, UInt64) = (0, 0)
+        let n = withUnsafeMutableBytes(of: &buffer) { out -> Int in
+            var n = 0
+            let v = a.v4
+            for shift in stride(from: 24, through: 0, by: -8) {
+                let octet = Int((v >> UInt32(shift)) & 0xff)
+                if octet >= 100 { out[n] = UInt8(48 + octet / 100); n += 1 }
+                if octet >= 10 { out[n] = UInt8(48 + octet / 10 % 10); n += 1 }
+                out[n] = UInt8(48 + octet % 10); n += 1
+                if shift > 0 { out[n] = UInt8(ascii: "."); n += 1 }
+            }
+            return n
+        }
+        withUnsafeBytes(of: &buffer) { b in
+            sqlite3_bind_text(statement, index, b.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(n),
+                              unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+        }
+        index += 1
+    }
+
+    func text(_ v: String?) {
+        if var v {
+            _ = v.withUTF8 { b in
+                // SQLITE_TRANSIENT: SQLite copies the text before the buffer goes away.
+                sqlite3_bind_text(statement, index, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                  Int32(b.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+            }
+        } else {
+            sqlite3_bind_null(statement, index)
+        }
+        index += 1
+    }
+
+    func step() throws {
+        let rc = sqlite3_step(statement)
+        sqlite3_reset(statement)
+        index = 1
+        guard rc == SQLITE_DONE else {
+            throw SinkError("SQLite insert failed: \(String(cString: sqlite3_errstr(rc)))")
         }
     }
 }

@@ -92,8 +92,16 @@ final class OutputFile {
     }
 
     func write(_ bytes: [UInt8]) throws {
-        guard let file else { return }
-        let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    func write(_ line: JSONLine) throws {
+        try write(line.view)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let file, bytes.count > 0 else { return }
+        let n = fwrite(bytes.baseAddress, 1, bytes.count, file)
         if n != bytes.count { throw SinkError("\(path): write failed (\(String(cString: strerror(errno))))") }
     }
 

@@ -16,12 +16,24 @@ public final class WindowAggregator {
     public private(set) var lastTimestamp: Int64 = .min
     public private(set) var firstTimestamp: Int64 = .max
 
-    private var conversations: [ConversationKey: Counter] = [:]
-    private var tunnels: [TunnelKey: TunnelState] = [:]
-    private var flows: [FlowKey: FlowState] = [:]
+    private let conversations = FlatTable<ConversationKey, Counter>(capacity: 1024)
+    private let tunnels = FlatTable<TunnelKey, TunnelState>(capacity: 4096)
+    /// Flows seen in the open or the previous window: the table every packet probes.
+    private let flows = FlatTable<FlowKey, FlowState>(capacity: 8192)
+    /// Flows idle for a whole window, kept (with their TCP state) until `flowIdle` has passed,
+    /// so that the busy table stays small enough to live in cache.
+    private var idleFlows: [FlowKey: FlowState] = [:]
     private var gnbIndex: [IPAddress: Int] = [:]
-    private var gnbs: [GnbState] = []
+    private let gnbs = Slab<GnbState>()
+    /// Echo round trips per gNB in the open window (few: one per echo response).
+    private var echoRTT: [Int: [Float]] = [:]
+    /// RTT samples of the open window, tagged with their flow's slot in `groupedSamples`.
     private var samples: [RTTSample] = []
+    private var flowsWithSamples = 0
+    private var sampleOffsets: [Int] = []
+    private var groupedSamples: [Float] = []
+    private var gnbSampleOffsets: [Int] = []
+    private var gnbGroupedSamples: [Float] = []
     private var echoRequests: [EchoKey: Int64] = [:]
     private var scratch: [Float] = []
 
@@ -32,9 +44,6 @@ public final class WindowAggregator {
         precondition(windowLength > 0)
         self.windowLength = windowLength
         self.flowIdle = flowIdle
-        conversations.reserveCapacity(1024)
-        tunnels.reserveCapacity(4096)
-        flows.reserveCapacity(8192)
         samples.reserveCapacity(1 << 16)
         scratch.reserveCapacity(1024)
     }
@@ -73,13 +82,24 @@ public final class WindowAggregator {
         totals.ipPackets += 1
         if p.outer.isFragment { totals.fragments += 1 }
 
+        // Start the cache misses of all three table entries before touching any of them.
         let conversation = ConversationKey(src: p.outer.src, dst: p.outer.dst, proto: p.outer.proto)
-        if let i = conversations.index(forKey: conversation) {
-            conversations.values[i].packets += 1
-            conversations.values[i].bytes += wireLength
-        } else {
-            conversations[conversation] = Counter(packets: 1, bytes: wireLength)
+        let conversationHash = conversations.prefetch(conversation)
+        let tunnelKey = TunnelKey(receiver: p.outer.dst, teid: p.gtp.teid)
+        let tunnelHash = p.hasGTP ? tunnels.prefetch(tunnelKey) : 0
+        let flowLayer = p.flowLayer
+        var flow: (key: FlowKey, direction: Int, hash: UInt64)? = nil
+        if let layer = flowLayer, !layer.isNonFirstFragment {
+            let forward = (layer.src, layer.srcPort) <= (layer.dst, layer.dstPort)
+            let key = forward
+                ? FlowKey(low: layer.src, high: layer.dst, lowPort: layer.srcPort, highPort: layer.dstPort, proto: layer.proto)
+                : FlowKey(low: layer.dst, high: layer.src, lowPort: layer.dstPort, highPort: layer.srcPort, proto: layer.proto)
+            flow = (key, forward ? 0 : 1, flows.prefetch(key))
         }
+
+        let counter = conversations.findOrInsert(conversation, hash: conversationHash) { Counter(packets: 0, bytes: 0) }
+        counter.pointee.packets += 1
+        counter.pointee.bytes += wireLength
 
         if p.pfcpLength > 0 {
             totals.pfcpMessages += 1
@@ -92,10 +112,10 @@ public final class WindowAggregator {
         var gnb = -1
         if p.hasGTP {
             totals.gtpPackets += 1
-            gnb = addGTP(p, timestamp: timestamp, wireLength: wireLength)
+            gnb = addGTP(p, key: tunnelKey, hash: tunnelHash, timestamp: timestamp, wireLength: wireLength)
         }
-        if let layer = p.flowLayer, !layer.isNonFirstFragment {
-            addFlow(p, layer, gnb: gnb, timestamp: timestamp)
+        if let layer = flowLayer, let flow {
+            addFlow(p, layer, key: flow.key, direction: flow.direction, hash: flow.hash, gnb: gnb, timestamp: timestamp)
         }
         return closed
     }
@@ -110,7 +130,7 @@ public final class WindowAggregator {
 
     // MARK: GTP-U
 
-    private func addGTP(_ p: DecodedPacket, timestamp: Int64, wireLength: Int) -> Int {
+    private func addGTP(_ p: DecodedPacket, key: TunnelKey, hash: UInt64, timestamp: Int64, wireLength: Int) -> Int {
         let gtp = p.gtp
         switch gtp.messageType {
         case GTPUHeader.gpdu, GTPUHeader.endMarker:
@@ -126,48 +146,41 @@ public final class WindowAggregator {
             if let sent = echoRequests.removeValue(forKey: EchoKey(from: p.outer.dst, to: p.outer.src, sequence: gtp.sequence)) {
                 let ms = Float(Double(timestamp - sent) / 1e6)
                 for address in [p.outer.src, p.outer.dst] {
-                    if let g = gnbIndex[address] { gnbs[g].echoRTT.append(ms) }
+                    if let g = gnbIndex[address] { echoRTT[g, default: []].append(ms) }
                 }
             }
             return -1
         case GTPUHeader.errorIndication:
-            if let g = gnbIndex[p.outer.src] ?? gnbIndex[p.outer.dst] { gnbs[g].window.errorIndications += 1 }
+            let src = p.outer.src, dst = p.outer.dst
+            if let g = gnbIndex[src] ?? gnbIndex[dst] { gnbs[g].window.errorIndications += 1 }
             return -1
         default:
             return -1
         }
         if gtp.messageType == GTPUHeader.gpdu { totals.gtpGPDUs += 1 }
-        let key = TunnelKey(receiver: p.outer.dst, teid: gtp.teid)
-        let slot: Dictionary<TunnelKey, TunnelState>.Index
-        if let i = tunnels.index(forKey: key) {
-            slot = i
-        } else {
-            tunnels[key] = TunnelState(src: p.outer.src)
-            slot = tunnels.index(forKey: key)!
-        }
-        var t = tunnels.values[slot]
-        t.packets += 1
-        t.bytes += wireLength
-        t.innerBytes += Int(gtp.innerLength)
-        t.src = p.outer.src
-        t.lastSeen = timestamp
+        let t = tunnels.findOrInsert(key, hash: hash) { TunnelState(src: p.outer.src) }
+        t.pointee.packets += 1
+        t.pointee.bytes += wireLength
+        t.pointee.innerBytes += Int(gtp.innerLength)
+        t.pointee.src = p.outer.src
+        t.pointee.lastSeen = timestamp
         if gtp.pduType != GTPUHeader.noContainer {
-            t.qfiMask |= 1 << UInt64(gtp.qfi & 0x3f)
+            t.pointee.qfiMask |= 1 << UInt64(gtp.qfi & 0x3f)
             let uplink = gtp.pduType == 1
-            if t.direction != (uplink ? 1 : 2) {
-                t.direction = uplink ? 1 : 2
-                t.gnb = gnbSlot(uplink ? p.outer.src : p.outer.dst)
+            if t.pointee.direction != (uplink ? 1 : 2) {
+                t.pointee.direction = uplink ? 1 : 2
+                t.pointee.gnb = gnbSlot(uplink ? p.outer.src : p.outer.dst)
             }
-        } else if t.tieGeneration != sessions.generation {
-            t.tieGeneration = sessions.generation
+        } else if t.pointee.tieGeneration != sessions.generation {
+            t.pointee.tieGeneration = sessions.generation
             if let tie = sessions.tie(receiver: key.receiver, teid: key.teid) {
                 switch tie.direction {
                 case .uplink?:
-                    t.direction = 1
-                    t.gnb = gnbSlot(p.outer.src)
+                    t.pointee.direction = 1
+                    t.pointee.gnb = gnbSlot(p.outer.src)
                 case .downlink?:
-                    t.direction = 2
-                    t.gnb = gnbSlot(p.outer.dst)
+                    t.pointee.direction = 2
+                    t.pointee.gnb = gnbSlot(p.outer.dst)
                 case nil:
                     break
                 }
@@ -175,25 +188,25 @@ public final class WindowAggregator {
         }
         if gtp.hasSequence {
             let s = gtp.sequence
-            if !t.hasSequence {
-                t.hasSequence = true
-                t.lastSequence = s
+            if !t.pointee.hasSequence {
+                t.pointee.hasSequence = true
+                t.pointee.lastSequence = s
             } else {
-                let diff = s &- t.lastSequence
+                let diff = s &- t.pointee.lastSequence
                 if diff == 1 {
-                    t.lastSequence = s
+                    t.pointee.lastSequence = s
                 } else if diff != 0 && diff < 0x8000 {
-                    t.seqGapEvents += 1
-                    t.seqLost += Int(diff) - 1
-                    t.lastSequence = s
+                    t.pointee.seqGapEvents += 1
+                    t.pointee.seqLost += Int(diff) - 1
+                    t.pointee.lastSequence = s
                 } else {
-                    t.seqOutOfOrder += 1
+                    t.pointee.seqOutOfOrder += 1
                 }
             }
         }
-        let gnb = t.gnb
+        let gnb = t.pointee.gnb
         if gnb >= 0 {
-            if t.direction == 1 {
+            if t.pointee.direction == 1 {
                 gnbs[gnb].window.packetsUL += 1
                 gnbs[gnb].window.bytesUL += wireLength
             } else {
@@ -202,29 +215,30 @@ public final class WindowAggregator {
             }
             if gtp.hasSequence { gnbs[gnb].window.gtpPacketsWithSequence += 1 }
         }
-        tunnels.values[slot] = t
         return gnb
     }
 
     private func gnbSlot(_ address: IPAddress) -> Int {
         if let g = gnbIndex[address] { return g }
-        gnbs.append(GnbState(window: GnbWindow(gnbAddress: address)))
-        gnbIndex[address] = gnbs.count - 1
-        return gnbs.count - 1
+        let g = gnbs.append(GnbState(window: GnbWindow(gnbAddress: address)))
+        gnbIndex[address] = g
+        return g
     }
 
     // MARK: Flows
 
-    private func addFlow(_ p: DecodedPacket, _ layer: IPLayer, gnb: Int, timestamp: Int64) {
-        let forward = (layer.src, layer.srcPort) <= (layer.dst, layer.dstPort)
-        let key = forward
-            ? FlowKey(low: layer.src, high: layer.dst, lowPort: layer.srcPort, highPort: layer.dstPort, proto: layer.proto)
-            : FlowKey(low: layer.dst, high: layer.src, lowPort: layer.dstPort, highPort: layer.srcPort, proto: layer.proto)
-        let d = forward ? 0 : 1  // 0: low → high
-        let slot: Dictionary<FlowKey, FlowState>.Index
-        if let i = flows.index(forKey: key), !flows.values[i].reopens(p, direction: d) {
-            slot = i
-        } else {
+    /// `direction` 0: the packet goes from the key's low end to its high end.
+    private func addFlow(_ p: DecodedPacket, _ layer: IPLayer, key: FlowKey, direction d: Int, hash: UInt64, gnb: Int,
+                         timestamp: Int64) {
+        var slot = flows.find(key, hash: hash)
+        if slot == nil, let resumed = idleFlows.removeValue(forKey: key) {
+            slot = flows.findOrInsert(key) { resumed }
+        }
+        if let existing = slot, existing.pointee.reopens(p, direction: d) {
+            flows.remove(key)
+            slot = nil
+        }
+        if slot == nil {
             var state = FlowState()
             // The initiator is `a`: the SYN's sender, else the SYN-ACK's receiver, else the
             // higher (ephemeral) port, else whoever spoke first.
@@ -236,17 +250,16 @@ public final class WindowAggregator {
                 state.aIsLow = d == 0
             }
             state.tunnelled = p.hasInner
-            flows[key] = state
-            slot = flows.index(forKey: key)!
+            slot = flows.findOrInsert(key) { state }
         }
-        flows.values[slot].lastSeen = timestamp
-        if gnb >= 0 { flows.values[slot].gnb = gnb }
-        flows.values[slot].packets[d] += 1
-        flows.values[slot].bytes[d] += Int(layer.totalLength)
+        let f = slot!
+        f.pointee.lastSeen = timestamp
+        if gnb >= 0 { f.pointee.gnb = Int32(gnb) }
+        f.pointee.packets[d] += 1
+        f.pointee.bytes[d] += Int(layer.totalLength)
         guard p.hasTCP else { return }
         let tcp = p.tcp
-        var f = flows.values[slot]
-        let flowGnb = f.gnb
+        let flowGnb = Int(f.pointee.gnb)
         var rtt: Float = -1
         var retransmission = false
         let segmentLength = tcp.payloadLength
@@ -254,62 +267,62 @@ public final class WindowAggregator {
         if segmentLength > 0 {
             if tcp.payloadLength > 0 && flowGnb >= 0 { gnbs[flowGnb].window.tcpDataSegments += 1 }
             let end = tcp.seq &+ segmentLength
-            if !f.dir[d].seqValid {
-                f.dir[d].seqValid = true
-                f.dir[d].nextSeq = end
+            if !f.pointee.dir[d].seqValid {
+                f.pointee.dir[d].seqValid = true
+                f.pointee.dir[d].nextSeq = end
             } else {
-                let diff = Int32(bitPattern: tcp.seq &- f.dir[d].nextSeq)
+                let diff = Int32(bitPattern: tcp.seq &- f.pointee.dir[d].nextSeq)
                 if diff < 0 {
                     // Keep-alive probes (one byte below the next sequence number) are not data.
                     let keepAlive = tcp.payloadLength <= 1 && diff == -1 && tcp.flags & (TCPSegment.syn | TCPSegment.fin) == 0
                     if !keepAlive {
                         retransmission = true
-                        f.retransmissions += 1
-                        f.dir[d].probeValid = false  // Karn: no RTT from retransmitted data
+                        f.pointee.retransmissions += 1
+                        f.pointee.dir[d].probeValid = false  // Karn: no RTT from retransmitted data
                     }
-                    if Int32(bitPattern: end &- f.dir[d].nextSeq) > 0 { f.dir[d].nextSeq = end }
+                    if Int32(bitPattern: end &- f.pointee.dir[d].nextSeq) > 0 { f.pointee.dir[d].nextSeq = end }
                 } else {
-                    if diff > 0 { f.sequenceGaps += 1 }
-                    f.dir[d].nextSeq = end
+                    if diff > 0 { f.pointee.sequenceGaps += 1 }
+                    f.pointee.dir[d].nextSeq = end
                 }
             }
-            if !retransmission && !f.dir[d].probeValid && !tcp.hasTimestamp {
-                f.dir[d].probeValid = true
-                f.dir[d].probeEnd = end
-                f.dir[d].probeTime = timestamp
+            if !retransmission && !f.pointee.dir[d].probeValid && !tcp.hasTimestamp {
+                f.pointee.dir[d].probeValid = true
+                f.pointee.dir[d].probeEnd = end
+                f.pointee.dir[d].probeTime = timestamp
             }
         }
         if retransmission && flowGnb >= 0 { gnbs[flowGnb].window.tcpRetransmissions += 1 }
         let o = 1 - d
         if tcp.hasTimestamp {
-            if tcp.tsVal != f.dir[d].tsVal || !f.dir[d].tsValid {
-                f.dir[d].tsVal = tcp.tsVal
-                f.dir[d].tsTime = timestamp
-                f.dir[d].tsValid = true
-                f.dir[d].tsEchoed = false
+            if tcp.tsVal != f.pointee.dir[d].tsVal || !f.pointee.dir[d].tsValid {
+                f.pointee.dir[d].tsVal = tcp.tsVal
+                f.pointee.dir[d].tsTime = timestamp
+                f.pointee.dir[d].tsValid = true
+                f.pointee.dir[d].tsEchoed = false
             }
-            if tcp.flags & TCPSegment.ackFlag != 0, f.dir[o].tsValid, !f.dir[o].tsEchoed, tcp.tsEcr == f.dir[o].tsVal {
-                f.dir[o].tsEchoed = true
-                rtt = Float(Double(timestamp - f.dir[o].tsTime) / 1e6)
+            if tcp.flags & TCPSegment.ackFlag != 0, f.pointee.dir[o].tsValid, !f.pointee.dir[o].tsEchoed, tcp.tsEcr == f.pointee.dir[o].tsVal {
+                f.pointee.dir[o].tsEchoed = true
+                rtt = Float(Double(timestamp - f.pointee.dir[o].tsTime) / 1e6)
             }
-        } else if tcp.flags & TCPSegment.ackFlag != 0, f.dir[o].probeValid,
-                  Int32(bitPattern: tcp.ack &- f.dir[o].probeEnd) >= 0 {
-            f.dir[o].probeValid = false
-            rtt = Float(Double(timestamp - f.dir[o].probeTime) / 1e6)
+        } else if tcp.flags & TCPSegment.ackFlag != 0, f.pointee.dir[o].probeValid,
+                  Int32(bitPattern: tcp.ack &- f.pointee.dir[o].probeEnd) >= 0 {
+            f.pointee.dir[o].probeValid = false
+            rtt = Float(Double(timestamp - f.pointee.dir[o].probeTime) / 1e6)
         }
-        if tcp.flags & TCPSegment.fin != 0 { f.dir[d].fin = true }
-        if tcp.flags & TCPSegment.rst != 0 { f.reset = true }
+        if tcp.flags & TCPSegment.fin != 0 { f.pointee.dir[d].fin = true }
+        if tcp.flags & TCPSegment.rst != 0 { f.pointee.reset = true }
         if rtt >= 0 {
-            let index = Int32(samples.count)
-            samples.append(RTTSample(ms: rtt, nextInFlow: f.rttHead, nextInGnb: flowGnb >= 0 ? gnbs[flowGnb].rttHead : -1))
-            f.rttHead = index
-            f.rttCount += 1
+            if f.pointee.windowSlot < 0 {
+                f.pointee.windowSlot = Int32(flowsWithSamples)
+                flowsWithSamples += 1
+            }
+            samples.append(RTTSample(ms: rtt, flow: f.pointee.windowSlot, gnb: Int32(flowGnb)))
+            f.pointee.rttCount += 1
             if flowGnb >= 0 {
-                gnbs[flowGnb].rttHead = index
                 gnbs[flowGnb].window.rttSamples += 1
             }
         }
-        flows.values[slot] = f
     }
 
     // MARK: Closing a window
@@ -318,16 +331,17 @@ public final class WindowAggregator {
         var batch = WindowBatch(start: windowStart, end: windowStart + windowLength)
         totals.windows += 1
         batch.conversations.reserveCapacity(conversations.count)
-        for (key, c) in conversations {
-            batch.conversations.append(ConversationRow(src: key.src, dst: key.dst, ipProto: key.proto, packets: c.packets, bytes: c.bytes))
+        conversations.forEach { key, c in
+            batch.conversations.append(ConversationRow(src: key.src, dst: key.dst, ipProto: key.proto,
+                                                       packets: c.pointee.packets, bytes: c.pointee.bytes))
         }
-        conversations.removeAll(keepingCapacity: true)
+        conversations.removeAll()
 
         let idleBefore = batch.end - flowIdle
         var tunnelsPerGnb = [Int](repeating: 0, count: gnbs.count)
-        var expiredTunnels: [TunnelKey] = []
-        for i in tunnels.indices {
-            let (key, t) = tunnels[i]
+        batch.tunnels.reserveCapacity(tunnels.count)
+        tunnels.forEach { key, slot in
+            let t = slot.pointee
             if t.packets > 0 {
                 var row = TunnelRow(dst: key.receiver, teid: key.teid, src: t.src,
                                     direction: t.direction == 1 ? "ul" : t.direction == 2 ? "dl" : nil,
@@ -347,78 +361,152 @@ public final class WindowAggregator {
                     gnbs[t.gnb].window.seqLost += t.seqLost
                 }
                 batch.tunnels.append(row)
-                tunnels.values[i].resetCounters()
-            } else if t.lastSeen < idleBefore {
-                expiredTunnels.append(key)
+                slot.pointee.resetCounters()
             }
         }
-        for key in expiredTunnels { tunnels.removeValue(forKey: key) }
+        tunnels.removeAll { _, t in t.packets == 0 && t.lastSeen < idleBefore }
 
-        var ended: [FlowKey] = []
-        for i in flows.indices {
-            let (key, f) = flows[i]
+        groupSamples()
+        batch.flows.reserveCapacity(flows.count)
+        flows.forEach { key, slot in
+            let f = slot.pointee
             if f.packets[0] + f.packets[1] > 0 {
-                let (p50, p95) = percentiles(head: f.rttHead, inFlow: true)
+                let (p50, p95) = flowPercentiles(f.windowSlot)
                 let a = f.aIsLow ? 0 : 1
                 batch.flows.append(FlowRow(
                     proto: key.proto,
                     aIP: f.aIsLow ? key.low : key.high, aPort: f.aIsLow ? key.lowPort : key.highPort,
                     bIP: f.aIsLow ? key.high : key.low, bPort: f.aIsLow ? key.highPort : key.lowPort,
-                    packetsAB: f.packets[a], packetsBA: f.packets[1 - a], bytesAB: f.bytes[a], bytesBA: f.bytes[1 - a],
-                    retransmissions: f.retransmissions, sequenceGaps: f.sequenceGaps, rttSamples: f.rttCount,
+                    packetsAB: Int(f.packets[a]), packetsBA: Int(f.packets[1 - a]), bytesAB: f.bytes[a], bytesBA: f.bytes[1 - a],
+                    retransmissions: Int(f.retransmissions), sequenceGaps: Int(f.sequenceGaps), rttSamples: Int(f.rttCount),
                     rttP50Ms: p50, rttP95Ms: p95,
-                    gnbAddress: f.gnb >= 0 ? gnbs[f.gnb].window.gnbAddress : nil, tunnelled: f.tunnelled))
+                    gnbAddress: f.gnb >= 0 ? gnbs[Int(f.gnb)].window.gnbAddress : nil, tunnelled: f.tunnelled))
             }
-            if f.isClosed || f.lastSeen < idleBefore {
-                ended.append(key)
-            } else {
-                flows.values[i].resetCounters()
-            }
+            slot.pointee.resetCounters()
         }
-        for key in ended { flows.removeValue(forKey: key) }
+        flows.removeAll { key, f in
+            if f.isClosed || f.lastSeen < idleBefore { return true }
+            if f.lastSeen < batch.start {
+                idleFlows[key] = f
+                return true
+            }
+            return false
+        }
+        if !idleFlows.isEmpty {
+            idleFlows = idleFlows.filter { $0.value.lastSeen >= idleBefore }
+        }
 
         for g in gnbs.indices {
             var w = gnbs[g].window
-            guard w.packetsUL + w.packetsDL + w.errorIndications > 0 || !gnbs[g].echoRTT.isEmpty else { continue }
+            guard w.packetsUL + w.packetsDL + w.errorIndications > 0 || echoRTT[g] != nil else { continue }
             w.tunnels = tunnelsPerGnb[g]
-            (w.rttP50Ms, w.rttP95Ms) = percentiles(head: gnbs[g].rttHead, inFlow: false)
-            if !gnbs[g].echoRTT.isEmpty {
-                let sorted = gnbs[g].echoRTT.sorted()
-                w.echoRttMs = Double(sorted[sorted.count / 2])
-            }
+            (w.rttP50Ms, w.rttP95Ms) = gnbPercentiles(g)
+            if var echoes = echoRTT[g] { w.echoRttMs = percentiles(&echoes).p50 }
             batch.gnbs.append(w)
-            gnbs[g] = GnbState(window: GnbWindow(gnbAddress: w.gnbAddress))
+            gnbs[g].window = GnbWindow(gnbAddress: w.gnbAddress)
         }
         samples.removeAll(keepingCapacity: true)
+        flowsWithSamples = 0
+        echoRTT.removeAll()
         if echoRequests.count > 4096 { echoRequests.removeAll(keepingCapacity: true) }
         return batch
     }
 
-    /// Exact p50/p95 (nearest rank) of a sample list.
-    private func percentiles(head: Int32, inFlow: Bool) -> (Double?, Double?) {
-        scratch.removeAll(keepingCapacity: true)
-        var i = head
-        while i >= 0 {
-            let s = samples[Int(i)]
-            scratch.append(s.ms)
-            i = inFlow ? s.nextInFlow : s.nextInGnb
+    /// Groups the window's RTT samples by flow and by gNB with a counting sort (sequential
+    /// passes), so that each flow's and gNB's percentiles are computed on a contiguous run.
+    private func groupSamples() {
+        Self.group(samples, groups: flowsWithSamples, byFlow: true, offsets: &sampleOffsets, into: &groupedSamples)
+        Self.group(samples, groups: gnbs.count, byFlow: false, offsets: &gnbSampleOffsets, into: &gnbGroupedSamples)
+    }
+
+    private static func group(_ samples: [RTTSample], groups: Int, byFlow: Bool,
+                              offsets: inout [Int], into out: inout [Float]) {
+        offsets.removeAll(keepingCapacity: true)
+        offsets.append(contentsOf: repeatElement(0, count: groups + 1))
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: repeatElement(0, count: samples.count))
+        for s in samples {
+            let k = byFlow ? s.flow : s.gnb
+            if k >= 0 { offsets[Int(k) + 1] += 1 }
         }
-        guard !scratch.isEmpty else { return (nil, nil) }
-        scratch.sort()
-        func rank(_ q: Double) -> Double {
-            let r = Int((q * Double(scratch.count)).rounded(.up)) - 1
-            return Double(scratch[max(0, min(scratch.count - 1, r))])
+        for i in 0..<groups { offsets[i + 1] += offsets[i] }
+        var next = offsets
+        for s in samples {
+            let k = Int(byFlow ? s.flow : s.gnb)
+            guard k >= 0 else { continue }
+            out[next[k]] = s.ms
+            next[k] += 1
         }
-        return (rank(0.5), rank(0.95))
+    }
+
+    /// Exact p50/p95 of one flow's samples in the open window.
+    private func flowPercentiles(_ slot: Int32) -> (Double?, Double?) {
+        guard slot >= 0 else { return (nil, nil) }
+        let range = sampleOffsets[Int(slot)]..<sampleOffsets[Int(slot) + 1]
+        return groupedSamples.withUnsafeMutableBufferPointer { all in
+            percentiles(UnsafeMutableBufferPointer(rebasing: all[range]))
+        }
+    }
+
+    /// Exact p50/p95 of one gNB's samples (all its flows) in the open window.
+    private func gnbPercentiles(_ g: Int) -> (Double?, Double?) {
+        let range = gnbSampleOffsets[g]..<gnbSampleOffsets[g + 1]
+        return gnbGroupedSamples.withUnsafeMutableBufferPointer { all in
+            percentiles(UnsafeMutableBufferPointer(rebasing: all[range]))
+        }
+    }
+}
+
+/// Exact p50 and p95 (nearest rank) of `values`, which are reordered.
+func percentiles(_ values: inout [Float]) -> (p50: Double?, p95: Double?) {
+    values.withUnsafeMutableBufferPointer { percentiles($0) }
+}
+
+/// Exact p50 and p95 (nearest rank) of `values`, which are reordered.
+func percentiles(_ b: UnsafeMutableBufferPointer<Float>) -> (p50: Double?, p95: Double?) {
+    let n = b.count
+    guard n > 0 else { return (nil, nil) }
+    func rank(_ q: Double) -> Int { max(0, min(n - 1, Int((q * Double(n)).rounded(.up)) - 1)) }
+    let r50 = rank(0.5), r95 = rank(0.95)
+    // Selection instead of a full sort: after placing p50, p95 lies in the upper part.
+    select(b, r50, from: 0, to: n - 1)
+    select(b, r95, from: r50, to: n - 1)
+    // Samples are Float: keep the microseconds, not the float noise below them.
+    return ((Double(b[r50]) * 1000).rounded() / 1000, (Double(b[r95]) * 1000).rounded() / 1000)
+}
+
+/// Puts the k-th smallest element of `b[lo...hi]` at index k, smaller ones before it and larger
+/// ones after (Hoare's quickselect with a median-of-three pivot).
+func select(_ b: UnsafeMutableBufferPointer<Float>, _ k: Int, from lo: Int, to hi: Int) {
+    var lo = lo, hi = hi
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2
+        if b[mid] < b[lo] { b.swapAt(mid, lo) }
+        if b[hi] < b[lo] { b.swapAt(hi, lo) }
+        if b[hi] < b[mid] { b.swapAt(hi, mid) }
+        let pivot = b[mid]
+        var i = lo, j = hi
+        while i <= j {
+            while b[i] < pivot { i += 1 }
+            while pivot < b[j] { j -= 1 }
+            if i <= j { b.swapAt(i, j); i += 1; j -= 1 }
+        }
+        if k <= j { hi = j } else if k >= i { lo = i } else { return }
     }
 }
 
 // MARK: - Table entries
 
-struct ConversationKey: Hashable {
+struct ConversationKey: FlatKey {
     var src: IPAddress
     var dst: IPAddress
     var proto: UInt8
+
+    @inline(__always)
+    func hash(_ seed: UInt64) -> UInt64 {
+        HashMix.mix(HashMix.mix(HashMix.mix(HashMix.mix(seed, src.low), src.high), dst.low),
+                    dst.high ^ UInt64(proto) << 56)
+    }
 }
 
 struct Counter {
@@ -426,9 +514,14 @@ struct Counter {
     var bytes: Int
 }
 
-struct TunnelKey: Hashable {
+struct TunnelKey: FlatKey {
     var receiver: IPAddress
     var teid: UInt32
+
+    @inline(__always)
+    func hash(_ seed: UInt64) -> UInt64 {
+        HashMix.mix(HashMix.mix(seed, receiver.low ^ UInt64(teid) << 32), receiver.high)
+    }
 }
 
 struct TunnelState {
@@ -456,24 +549,32 @@ struct TunnelState {
     }
 }
 
-struct FlowKey: Hashable {
+struct FlowKey: FlatKey, Hashable {
     var low: IPAddress
     var high: IPAddress
     var lowPort: UInt16
     var highPort: UInt16
     var proto: UInt8
+
+    @inline(__always)
+    func hash(_ seed: UInt64) -> UInt64 {
+        let ports = UInt64(lowPort) << 32 | UInt64(highPort) << 16 | UInt64(proto)
+        return HashMix.mix(HashMix.mix(HashMix.mix(HashMix.mix(HashMix.mix(seed, low.low), low.high), high.low), high.high), ports)
+    }
 }
 
+/// TCP tracking for one direction of a flow; fields ordered largest first so that the flow
+/// entry packs into as few cache lines as possible.
 struct TCPDirection {
-    var seqValid = false
+    var tsTime: Int64 = 0
+    var probeTime: Int64 = 0
     var nextSeq: UInt32 = 0
+    var tsVal: UInt32 = 0
+    var probeEnd: UInt32 = 0
+    var seqValid = false
     var tsValid = false
     var tsEchoed = false
-    var tsVal: UInt32 = 0
-    var tsTime: Int64 = 0
     var probeValid = false
-    var probeEnd: UInt32 = 0
-    var probeTime: Int64 = 0
     var fin = false
 }
 
@@ -484,23 +585,27 @@ struct Pair<T> {
     init(_ value: T) { first = value; second = value }
     subscript(i: Int) -> T {
         get { i == 0 ? first : second }
-        set { if i == 0 { first = newValue } else { second = newValue } }
+        _modify {
+            // In place: a get/set pair would copy the element out and back on every update.
+            if i == 0 { yield &first } else { yield &second }
+        }
     }
 }
 
 struct FlowState {
+    var lastSeen: Int64 = 0
+    var bytes = Pair(0)
+    var dir = Pair(TCPDirection())
+    var packets = Pair(UInt32(0))
+    var retransmissions: UInt32 = 0
+    var sequenceGaps: UInt32 = 0
+    var rttCount: UInt32 = 0
+    /// Index of the flow's RTT samples in the open window's grouping, -1 when it has none.
+    var windowSlot: Int32 = -1
+    var gnb: Int32 = -1
     var aIsLow = true
     var tunnelled = false
-    var packets = Pair(0)
-    var bytes = Pair(0)
-    var retransmissions = 0
-    var sequenceGaps = 0
-    var rttHead: Int32 = -1
-    var rttCount = 0
-    var dir = Pair(TCPDirection())
     var reset = false
-    var gnb = -1
-    var lastSeen: Int64 = 0
 
     var isClosed: Bool { reset || (dir[0].fin && dir[1].fin) }
 
@@ -511,20 +616,18 @@ struct FlowState {
 
     mutating func resetCounters() {
         packets = Pair(0); bytes = Pair(0)
-        retransmissions = 0; sequenceGaps = 0; rttHead = -1; rttCount = 0
+        retransmissions = 0; sequenceGaps = 0; windowSlot = -1; rttCount = 0
     }
 }
 
 struct RTTSample {
     var ms: Float
-    var nextInFlow: Int32
-    var nextInGnb: Int32
+    var flow: Int32
+    var gnb: Int32
 }
 
 struct GnbState {
     var window: GnbWindow
-    var rttHead: Int32 = -1
-    var echoRTT: [Float] = []
 }
 
 struct EchoKey: Hashable {
