@@ -22,8 +22,10 @@ build: deps
 demo: build
 	.build/release/nocturne analyze fixtures/captures --out nocturne-out/demo
 
+# One build (tests and the executable they drive), then the suite.
 test: deps
-	$(SWIFT) test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
 
 # Speed against the C and tshark anchors of ../shared/bench/pcap, as ratios (see Benchmarks/README.md).
 bench: build

@@ -56,6 +56,16 @@ public final class LiveCapture {
 
     deinit { close() }
 
+    /// The handle's bits, for a signal handler to pass to `breakLoop` (it may not touch objects).
+    public var handleBits: UInt { handle.map { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0))) } ?? 0 }
+
+    /// Wakes a capture blocked in `next` (safe from a signal handler: libpcap sets a flag and
+    /// signals its wake-up descriptor).
+    public static func breakLoop(_ bits: UInt) {
+        guard bits != 0, let raw = UnsafeRawPointer(bitPattern: bits) else { return }
+        pcap_breakloop(OpaquePointer(raw))
+    }
+
     public func close() {
         if let handle { pcap_close(handle) }
         handle = nil

@@ -183,6 +183,8 @@ public final class Analysis {
     public func runLive(interface: String, filter: String?, snapLength: Int32, promiscuous: Bool) throws -> Outcome {
         let startedAt = Analysis.wallClock()
         let live = try LiveCapture(interface: interface, filter: filter, snapLength: snapLength, promiscuous: promiscuous)
+        StopSignal.watch(live)
+        defer { StopSignal.watch(nil) }
         let sinks = try openSinks(startedAt: startedAt, inputs: [interface])
         let aggregator = WindowAggregator(windowLength: Int64(options.windowSeconds * 1e9))
         var detector = TransportCongestionRule(config: options.rules.transport, runID: options.runID)
@@ -223,6 +225,7 @@ public final class Analysis {
         describe(&closing)
         for s in sinks { try s.write(closing) }
         for e in closing { findings[e.finding.id] = e.finding }
+        StopSignal.watch(nil)
         let drops = live.drops
         let problem = drops.kernel + drops.interface > 0 ? "dropped by the kernel: \(drops.kernel), by the interface: \(drops.interface)" : nil
         live.close()

@@ -10,6 +10,11 @@ public struct WindowBatch: Sendable {
     public var flows: [FlowRow] = []
     public var gnbs: [GnbWindow] = []
 
+    public init(start: Int64, end: Int64) {
+        self.start = start
+        self.end = end
+    }
+
     public var seconds: Double { Double(end - start) / 1e9 }
 }
 
@@ -81,6 +86,8 @@ public struct GnbWindow: Sendable {
     public var seqGapEvents = 0
     public var seqLost = 0
     public var gtpPacketsWithSequence = 0
+    /// TCP round trips on the RAN side (capture point → UE → capture point), closed by uplink
+    /// packets of this gNB's tunnels.
     public var rttSamples = 0
     public var rttP50Ms: Double?
     public var rttP95Ms: Double?

@@ -109,13 +109,14 @@ public final class WindowAggregator {
             }
         }
 
-        var gnb = -1
+        var gnb = -1, uplink = false
         if p.hasGTP {
             totals.gtpPackets += 1
-            gnb = addGTP(p, key: tunnelKey, hash: tunnelHash, timestamp: timestamp, wireLength: wireLength)
+            (gnb, uplink) = addGTP(p, key: tunnelKey, hash: tunnelHash, timestamp: timestamp, wireLength: wireLength)
         }
         if let layer = flowLayer, let flow {
-            addFlow(p, layer, key: flow.key, direction: flow.direction, hash: flow.hash, gnb: gnb, timestamp: timestamp)
+            addFlow(p, layer, key: flow.key, direction: flow.direction, hash: flow.hash, gnb: gnb, uplink: uplink,
+                    timestamp: timestamp)
         }
         return closed
     }
@@ -130,7 +131,9 @@ public final class WindowAggregator {
 
     // MARK: GTP-U
 
-    private func addGTP(_ p: DecodedPacket, key: TunnelKey, hash: UInt64, timestamp: Int64, wireLength: Int) -> Int {
+    /// Returns the tunnel's gNB (-1 when unknown) and whether the packet goes uplink.
+    private func addGTP(_ p: DecodedPacket, key: TunnelKey, hash: UInt64, timestamp: Int64,
+                        wireLength: Int) -> (gnb: Int, uplink: Bool) {
         let gtp = p.gtp
         switch gtp.messageType {
         case GTPUHeader.gpdu, GTPUHeader.endMarker:
@@ -140,7 +143,7 @@ public final class WindowAggregator {
             if gtp.hasSequence {
                 echoRequests[EchoKey(from: p.outer.src, to: p.outer.dst, sequence: gtp.sequence)] = timestamp
             }
-            return -1
+            return (-1, false)
         case GTPUHeader.echoResponse:
             totals.gtpEcho += 1
             if let sent = echoRequests.removeValue(forKey: EchoKey(from: p.outer.dst, to: p.outer.src, sequence: gtp.sequence)) {
@@ -149,13 +152,13 @@ public final class WindowAggregator {
                     if let g = gnbIndex[address] { echoRTT[g, default: []].append(ms) }
                 }
             }
-            return -1
+            return (-1, false)
         case GTPUHeader.errorIndication:
             let src = p.outer.src, dst = p.outer.dst
             if let g = gnbIndex[src] ?? gnbIndex[dst] { gnbs[g].window.errorIndications += 1 }
-            return -1
+            return (-1, false)
         default:
-            return -1
+            return (-1, false)
         }
         if gtp.messageType == GTPUHeader.gpdu { totals.gtpGPDUs += 1 }
         let t = tunnels.findOrInsert(key, hash: hash) { TunnelState(src: p.outer.src) }
@@ -215,7 +218,7 @@ public final class WindowAggregator {
             }
             if gtp.hasSequence { gnbs[gnb].window.gtpPacketsWithSequence += 1 }
         }
-        return gnb
+        return (gnb, t.pointee.direction == 1)
     }
 
     private func gnbSlot(_ address: IPAddress) -> Int {
@@ -228,8 +231,11 @@ public final class WindowAggregator {
     // MARK: Flows
 
     /// `direction` 0: the packet goes from the key's low end to its high end.
+    /// An RTT sample counts for the gNB only when an uplink packet closes it: then it spans
+    /// capture point → gNB → UE → back, the path a transport problem on the RAN side stretches;
+    /// downlink echoes measure the core and Internet side instead.
     private func addFlow(_ p: DecodedPacket, _ layer: IPLayer, key: FlowKey, direction d: Int, hash: UInt64, gnb: Int,
-                         timestamp: Int64) {
+                         uplink: Bool, timestamp: Int64) {
         var slot = flows.find(key, hash: hash)
         if slot == nil, let resumed = idleFlows.removeValue(forKey: key) {
             slot = flows.findOrInsert(key) { resumed }
@@ -317,9 +323,10 @@ public final class WindowAggregator {
                 f.pointee.windowSlot = Int32(flowsWithSamples)
                 flowsWithSamples += 1
             }
-            samples.append(RTTSample(ms: rtt, flow: f.pointee.windowSlot, gnb: Int32(flowGnb)))
+            let ranSide = flowGnb >= 0 && uplink
+            samples.append(RTTSample(ms: rtt, flow: f.pointee.windowSlot, gnb: ranSide ? Int32(flowGnb) : -1))
             f.pointee.rttCount += 1
-            if flowGnb >= 0 {
+            if ranSide {
                 gnbs[flowGnb].window.rttSamples += 1
             }
         }

@@ -132,8 +132,8 @@ func execute(options: Analysis.Options, directory: String?, format: OutputFormat
 
 func printText(_ s: RunSummary, directory: String?) {
     let t = s.totals
-    let captures = s.inputs.filter { $0.kind == "capture" && $0.packets > 0 }.count
-    print("nocturne \(s.runID): \(captures) capture\(captures == 1 ? "" : "s"), \(t.packets) packets, \(t.bytes) bytes, "
+    let read = s.inputs.filter { ($0.kind == "capture" || $0.kind == "interface") && $0.packets > 0 }.count
+    print("nocturne \(s.runID): \(read) input\(read == 1 ? "" : "s") read, \(t.packets) packets, \(t.bytes) bytes, "
           + "\(t.windows) windows of \(Int(s.windowSeconds)) s, \(t.gtpGPDUs) GTP-U G-PDUs, \(s.sessions) PFCP sessions, "
           + "\(t.malformed) malformed" + (s.interrupted ? " (interrupted)" : ""))
     print("findings: \(s.findings.count)")
