@@ -30,6 +30,7 @@ test: deps
 # Speed against the C and tshark anchors of ../shared/bench/pcap, as ratios (see Benchmarks/README.md).
 bench: build
 	Benchmarks/pcap-bench.sh
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
 
 clean:
 	rm -rf .build nocturne-out
