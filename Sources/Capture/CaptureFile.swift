@@ -64,7 +64,7 @@ public final class CaptureFile {
         setvbuf(stream, nil, _IOFBF, 1 << 20)
         guard let h = pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
             fclose(stream)
-            throw CaptureError(path: path, reason: CaptureFile.explain(String(cString: errbuf), path: path))
+            throw CaptureError(path: path, reason: CaptureFile.explain(text(errbuf), path: path))
         }
         let dlt = pcap_datalink(h)
         guard let linkType = LinkType(dlt: dlt) else {
@@ -159,4 +159,9 @@ public final class CaptureFile {
         if message.contains("truncated") { return "truncated capture: \(message)" }
         return message
     }
+}
+
+/// The text of a NUL-terminated C buffer (libpcap's error buffer).
+func text(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

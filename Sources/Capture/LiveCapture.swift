@@ -14,7 +14,7 @@ public final class LiveCapture {
         self.interface = interface
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let h = pcap_create(interface, &errbuf) else {
-            throw CaptureError(path: interface, reason: String(cString: errbuf))
+            throw CaptureError(path: interface, reason: text(errbuf))
         }
         pcap_set_snaplen(h, snapLength)
         pcap_set_promisc(h, promiscuous ? 1 : 0)

@@ -110,21 +110,9 @@ public final class Analysis {
             }
         }
         let stream = CaptureStream(paths: captures, filter: options.filter)
-        let sinks = try openSinks(startedAt: startedAt, inputs: paths)
-        let aggregator = WindowAggregator(windowLength: Int64(options.windowSeconds * 1e9))
-        var detector = TransportCongestionRule(config: options.rules.transport, runID: options.runID)
-        var findings: [String: Finding] = [:]
+        let stages = try Stages(options, sinks: openSinks(startedAt: startedAt, inputs: paths))
+        let aggregator = stages.aggregator
         let progress = Progress(mode: options.progress, totalBytes: stream.totalBytes)
-
-        func deliver(_ batch: WindowBatch) throws {
-            var events = detector.observe(batch)
-            describe(&events)
-            for s in sinks {
-                try s.write(batch)
-                try s.write(events)
-            }
-            for e in events { findings[e.finding.id] = e.finding }
-        }
 
         // The hot loop: one decoder reused for every packet, tables that keep their capacity.
         var packet = CapturedPacket(timestamp: 0, wireLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0), source: 0)
@@ -140,7 +128,7 @@ public final class Analysis {
             }
             decoder.decode(packet.bytes, wireLength: packet.wireLength, into: &decoded)
             if let batch = aggregator.add(decoded, frame: packet.bytes, timestamp: packet.timestamp, wireLength: packet.wireLength) {
-                try deliver(batch)
+                try stages.deliver(batch)
             }
             stream.advance()
             count &+= 1
@@ -150,11 +138,7 @@ public final class Analysis {
             }
         }
         if StopSignal.isRequested { interrupted = true }
-        if let batch = aggregator.flush() { try deliver(batch) }
-        var closing = detector.finish()
-        describe(&closing)
-        for s in sinks { try s.write(closing) }
-        for e in closing { findings[e.finding.id] = e.finding }
+        try stages.drain()
         progress.finish(bytes: interrupted ? stream.bytesRead : stream.totalBytes, packets: count)
 
         // Per-input accounting: packets per file and where reading stopped.
@@ -173,9 +157,8 @@ public final class Analysis {
         for path in stream.emptyFiles {
             inputs.append(InputSummary(path: path, kind: "capture", bytes: 0, packets: 0, linkType: nil, problem: "no packets"))
         }
-        let summary = finishRun(startedAt: startedAt, inputs: inputs, aggregator: aggregator, detector: detector.name,
-                                findings: findings, interrupted: interrupted, sinks: sinks)
-        return Outcome(summary: try summary(), unreadable: unreadable)
+        return Outcome(summary: try stages.close(startedAt: startedAt, inputs: inputs, interrupted: interrupted),
+                       unreadable: unreadable)
     }
 
     /// Captures from a network interface until SIGINT/SIGTERM; windows close on the clock too,
@@ -185,19 +168,8 @@ public final class Analysis {
         let live = try LiveCapture(interface: interface, filter: filter, snapLength: snapLength, promiscuous: promiscuous)
         StopSignal.watch(live)
         defer { StopSignal.watch(nil) }
-        let sinks = try openSinks(startedAt: startedAt, inputs: [interface])
-        let aggregator = WindowAggregator(windowLength: Int64(options.windowSeconds * 1e9))
-        var detector = TransportCongestionRule(config: options.rules.transport, runID: options.runID)
-        var findings: [String: Finding] = [:]
-        func deliver(_ batch: WindowBatch) throws {
-            var events = detector.observe(batch)
-            describe(&events)
-            for s in sinks {
-                try s.write(batch)
-                try s.write(events)
-            }
-            for e in events { findings[e.finding.id] = e.finding }
-        }
+        let stages = try Stages(options, sinks: openSinks(startedAt: startedAt, inputs: [interface]))
+        let aggregator = stages.aggregator
         var packet = CapturedPacket(timestamp: 0, wireLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0), source: 0)
         var decoded = DecodedPacket()
         let decoder = PacketDecoder(linkType: live.linkType, gtpPorts: options.gtpPorts, gtpHeuristic: options.gtpHeuristic)
@@ -209,54 +181,87 @@ public final class Analysis {
                 packets += 1
                 decoder.decode(packet.bytes, wireLength: packet.wireLength, into: &decoded)
                 if let batch = aggregator.add(decoded, frame: packet.bytes, timestamp: packet.timestamp, wireLength: packet.wireLength) {
-                    try deliver(batch)
+                    try stages.deliver(batch)
                 }
             case .timeout:
                 if aggregator.windowStart != .min, Analysis.wallClock() >= aggregator.windowEnd + 1_000_000_000,
                    let batch = aggregator.flush() {
-                    try deliver(batch)
+                    try stages.deliver(batch)
                 }
             case .end:
                 break loop
             }
         }
-        if let batch = aggregator.flush() { try deliver(batch) }
-        var closing = detector.finish()
-        describe(&closing)
-        for s in sinks { try s.write(closing) }
-        for e in closing { findings[e.finding.id] = e.finding }
+        try stages.drain()
         StopSignal.watch(nil)
         let drops = live.drops
         let problem = drops.kernel + drops.interface > 0 ? "dropped by the kernel: \(drops.kernel), by the interface: \(drops.interface)" : nil
         live.close()
         let inputs = [InputSummary(path: interface, kind: "interface", bytes: Int64(aggregator.totals.bytes), packets: packets,
                                    linkType: "\(live.linkType)", problem: problem)]
-        let summary = finishRun(startedAt: startedAt, inputs: inputs, aggregator: aggregator, detector: detector.name,
-                                findings: findings, interrupted: StopSignal.isRequested, sinks: sinks)
-        return Outcome(summary: try summary(), unreadable: [])
+        return Outcome(summary: try stages.close(startedAt: startedAt, inputs: inputs, interrupted: StopSignal.isRequested),
+                       unreadable: [])
     }
 
-    private func describe(_ events: inout [FindingEvent]) {
-        for i in events.indices {
-            events[i].finding.summary = FindingText.template(events[i].finding, format: RFC3339.format)
+}
+
+/// Windows → detector → sinks for one run: what every source loop hands its closed windows to.
+final class Stages {
+    let aggregator: WindowAggregator
+    private var detector: TransportCongestionRule
+    private let sinks: [Sink]
+    private let options: Analysis.Options
+    private var findings: [String: Finding] = [:]
+
+    init(_ options: Analysis.Options, sinks: [Sink]) {
+        self.options = options
+        self.sinks = sinks
+        aggregator = WindowAggregator(windowLength: Int64(options.windowSeconds * 1e9))
+        detector = TransportCongestionRule(config: options.rules.transport, runID: options.runID)
+    }
+
+    /// A closed window: detect, then write the window and the findings it opened or resolved.
+    func deliver(_ batch: WindowBatch) throws {
+        let events = describe(detector.observe(batch))
+        for s in sinks {
+            try s.write(batch)
+            try s.write(events)
+        }
+        record(events)
+    }
+
+    /// End of input (or a stop signal): the open window and the open findings are closed.
+    func drain() throws {
+        if let batch = aggregator.flush() { try deliver(batch) }
+        let closing = describe(detector.finish())
+        for s in sinks { try s.write(closing) }
+        record(closing)
+    }
+
+    /// Writes the run summary to every sink and returns it.
+    func close(startedAt: Int64, inputs: [InputSummary], interrupted: Bool) throws -> RunSummary {
+        let totals = aggregator.totals
+        let summary = RunSummary(
+            runID: options.runID, startedAt: startedAt, finishedAt: Analysis.wallClock(),
+            windowSeconds: options.windowSeconds, detector: detector.name, inputs: inputs, totals: totals,
+            firstPacket: totals.packets > 0 ? aggregator.firstTimestamp : nil,
+            lastPacket: totals.packets > 0 ? aggregator.lastTimestamp : nil,
+            findings: findings.values.sorted { ($0.start, $0.id) < ($1.start, $1.id) }, interrupted: interrupted,
+            sessions: aggregator.sessions.sessions.count,
+            tunnelsTied: aggregator.sessions.tunnels.count)
+        for s in sinks { try s.close(summary) }
+        return summary
+    }
+
+    private func describe(_ events: [FindingEvent]) -> [FindingEvent] {
+        events.map { e in
+            var e = e
+            e.finding.summary = FindingText.template(e.finding, format: RFC3339.format)
+            return e
         }
     }
 
-    private func finishRun(startedAt: Int64, inputs: [InputSummary], aggregator: WindowAggregator, detector: String,
-                           findings: [String: Finding], interrupted: Bool, sinks: [Sink]) -> () throws -> RunSummary {
-        {
-            let ordered = findings.values.sorted { ($0.start, $0.id) < ($1.start, $1.id) }
-            let totals = aggregator.totals
-            let summary = RunSummary(
-                runID: self.options.runID, startedAt: startedAt, finishedAt: Analysis.wallClock(),
-                windowSeconds: self.options.windowSeconds, detector: detector, inputs: inputs, totals: totals,
-                firstPacket: totals.packets > 0 ? aggregator.firstTimestamp : nil,
-                lastPacket: totals.packets > 0 ? aggregator.lastTimestamp : nil,
-                findings: ordered, interrupted: interrupted,
-                outputDirectory: nil, sessions: aggregator.sessions.sessions.count,
-                tunnelsTied: aggregator.sessions.tunnels.count)
-            for s in sinks { try s.close(summary) }
-            return summary
-        }
+    private func record(_ events: [FindingEvent]) {
+        for e in events { findings[e.finding.id] = e.finding }
     }
 }

@@ -202,7 +202,7 @@ private final class Rows {
             }
             return n
         }
-        withUnsafeBytes(of: &buffer) { b in
+        _ = withUnsafeBytes(of: &buffer) { b in
             sqlite3_bind_text(statement, index, b.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(n),
                               unsafeBitCast(-1, to: sqlite3_destructor_type.self))
         }

@@ -48,13 +48,12 @@ public struct RunSummary: Sendable {
     public var lastPacket: Int64?
     public var findings: [Finding]
     public var interrupted: Bool
-    public var outputDirectory: String?
     public var sessions: Int
     public var tunnelsTied: Int
 
     public init(runID: String, startedAt: Int64, finishedAt: Int64, windowSeconds: Double, detector: String,
                 inputs: [InputSummary], totals: DecodeTotals, firstPacket: Int64?, lastPacket: Int64?,
-                findings: [Finding], interrupted: Bool, outputDirectory: String?, sessions: Int, tunnelsTied: Int) {
+                findings: [Finding], interrupted: Bool, sessions: Int, tunnelsTied: Int) {
         self.runID = runID
         self.startedAt = startedAt
         self.finishedAt = finishedAt
@@ -66,7 +65,6 @@ public struct RunSummary: Sendable {
         self.lastPacket = lastPacket
         self.findings = findings
         self.interrupted = interrupted
-        self.outputDirectory = outputDirectory
         self.sessions = sessions
         self.tunnelsTied = tunnelsTied
     }
