@@ -94,7 +94,7 @@ final class FlatTable<Key: FlatKey, Value> {
         let hash = key.hash(seed)
         let entry = UnsafeRawPointer(entries + (Int(truncatingIfNeeded: hash) & mask))
         nocturne_prefetch(entry)
-        nocturne_prefetch(entry + 64)
+        if MemoryLayout<Entry>.stride > 64 { nocturne_prefetch(entry + 64) }
         return hash
     }
 

@@ -265,6 +265,10 @@ public final class WindowAggregator {
         f.pointee.bytes[d] += Int(layer.totalLength)
         guard p.hasTCP else { return }
         let tcp = p.tcp
+        // The two directions' TCP state, addressed in place (no accessor coroutine per field).
+        let directions = UnsafeMutableRawPointer(f).advanced(by: FlowState.directionsOffset)
+            .assumingMemoryBound(to: TCPDirection.self)
+        let sender = directions + d, receiver = directions + (1 - d)
         let flowGnb = Int(f.pointee.gnb)
         var rtt: Float = -1
         var retransmission = false
@@ -273,50 +277,49 @@ public final class WindowAggregator {
         if segmentLength > 0 {
             if tcp.payloadLength > 0 && flowGnb >= 0 { gnbs[flowGnb].window.tcpDataSegments += 1 }
             let end = tcp.seq &+ segmentLength
-            if !f.pointee.dir[d].seqValid {
-                f.pointee.dir[d].seqValid = true
-                f.pointee.dir[d].nextSeq = end
+            if !sender.pointee.seqValid {
+                sender.pointee.seqValid = true
+                sender.pointee.nextSeq = end
             } else {
-                let diff = Int32(bitPattern: tcp.seq &- f.pointee.dir[d].nextSeq)
+                let diff = Int32(bitPattern: tcp.seq &- sender.pointee.nextSeq)
                 if diff < 0 {
                     // Keep-alive probes (one byte below the next sequence number) are not data.
                     let keepAlive = tcp.payloadLength <= 1 && diff == -1 && tcp.flags & (TCPSegment.syn | TCPSegment.fin) == 0
                     if !keepAlive {
                         retransmission = true
                         f.pointee.retransmissions += 1
-                        f.pointee.dir[d].probeValid = false  // Karn: no RTT from retransmitted data
+                        sender.pointee.probeValid = false  // Karn: no RTT from retransmitted data
                     }
-                    if Int32(bitPattern: end &- f.pointee.dir[d].nextSeq) > 0 { f.pointee.dir[d].nextSeq = end }
+                    if Int32(bitPattern: end &- sender.pointee.nextSeq) > 0 { sender.pointee.nextSeq = end }
                 } else {
                     if diff > 0 { f.pointee.sequenceGaps += 1 }
-                    f.pointee.dir[d].nextSeq = end
+                    sender.pointee.nextSeq = end
                 }
             }
-            if !retransmission && !f.pointee.dir[d].probeValid && !tcp.hasTimestamp {
-                f.pointee.dir[d].probeValid = true
-                f.pointee.dir[d].probeEnd = end
-                f.pointee.dir[d].probeTime = timestamp
+            if !retransmission && !sender.pointee.probeValid && !tcp.hasTimestamp {
+                sender.pointee.probeValid = true
+                sender.pointee.probeEnd = end
+                sender.pointee.probeTime = timestamp
             }
         }
         if retransmission && flowGnb >= 0 { gnbs[flowGnb].window.tcpRetransmissions += 1 }
-        let o = 1 - d
         if tcp.hasTimestamp {
-            if tcp.tsVal != f.pointee.dir[d].tsVal || !f.pointee.dir[d].tsValid {
-                f.pointee.dir[d].tsVal = tcp.tsVal
-                f.pointee.dir[d].tsTime = timestamp
-                f.pointee.dir[d].tsValid = true
-                f.pointee.dir[d].tsEchoed = false
+            if tcp.tsVal != sender.pointee.tsVal || !sender.pointee.tsValid {
+                sender.pointee.tsVal = tcp.tsVal
+                sender.pointee.tsTime = timestamp
+                sender.pointee.tsValid = true
+                sender.pointee.tsEchoed = false
             }
-            if tcp.flags & TCPSegment.ackFlag != 0, f.pointee.dir[o].tsValid, !f.pointee.dir[o].tsEchoed, tcp.tsEcr == f.pointee.dir[o].tsVal {
-                f.pointee.dir[o].tsEchoed = true
-                rtt = Float(Double(timestamp - f.pointee.dir[o].tsTime) / 1e6)
+            if tcp.flags & TCPSegment.ackFlag != 0, receiver.pointee.tsValid, !receiver.pointee.tsEchoed, tcp.tsEcr == receiver.pointee.tsVal {
+                receiver.pointee.tsEchoed = true
+                rtt = Float(Double(timestamp - receiver.pointee.tsTime) / 1e6)
             }
-        } else if tcp.flags & TCPSegment.ackFlag != 0, f.pointee.dir[o].probeValid,
-                  Int32(bitPattern: tcp.ack &- f.pointee.dir[o].probeEnd) >= 0 {
-            f.pointee.dir[o].probeValid = false
-            rtt = Float(Double(timestamp - f.pointee.dir[o].probeTime) / 1e6)
+        } else if tcp.flags & TCPSegment.ackFlag != 0, receiver.pointee.probeValid,
+                  Int32(bitPattern: tcp.ack &- receiver.pointee.probeEnd) >= 0 {
+            receiver.pointee.probeValid = false
+            rtt = Float(Double(timestamp - receiver.pointee.probeTime) / 1e6)
         }
-        if tcp.flags & TCPSegment.fin != 0 { f.pointee.dir[d].fin = true }
+        if tcp.flags & TCPSegment.fin != 0 { sender.pointee.fin = true }
         if tcp.flags & TCPSegment.rst != 0 { f.pointee.reset = true }
         if rtt >= 0 {
             if f.pointee.windowSlot < 0 {
@@ -614,7 +617,13 @@ struct FlowState {
     var tunnelled = false
     var reset = false
 
-    var isClosed: Bool { reset || (dir[0].fin && dir[1].fin) }
+    /// Byte offset of the two `TCPDirection`s, which `Pair` stores side by side.
+    static let directionsOffset: Int = {
+        precondition(MemoryLayout<Pair<TCPDirection>>.offset(of: \.second) == MemoryLayout<TCPDirection>.stride)
+        return MemoryLayout<FlowState>.offset(of: \FlowState.dir)!
+    }()
+
+    var isClosed: Bool { reset || (dir.first.fin && dir.second.fin) }
 
     /// A new SYN on a finished connection's 5-tuple starts a new flow.
     func reopens(_ p: DecodedPacket, direction: Int) -> Bool {
