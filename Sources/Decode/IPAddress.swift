@@ -32,21 +32,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Dotted quad for IPv4; RFC 5952 text (longest zero run compressed, lower case) for IPv6.
     public var description: String {
-        if !isV6 {
-            // Written into a stack buffer: this runs for every row of every window.
-            let v = v4
-            return String(unsafeUninitializedCapacity: 15) { out in
-                var n = 0
-                for shift in stride(from: 24, through: 0, by: -8) {
-                    let octet = Int((v >> UInt32(shift)) & 0xff)
-                    if octet >= 100 { out[n] = UInt8(48 + octet / 100); n += 1 }
-                    if octet >= 10 { out[n] = UInt8(48 + octet / 10 % 10); n += 1 }
-                    out[n] = UInt8(48 + octet % 10); n += 1
-                    if shift > 0 { out[n] = UInt8(ascii: "."); n += 1 }
-                }
-                return n
-            }
-        }
+        if !isV6 { return withV4Text { String(decoding: $0, as: UTF8.self) } }
         var groups = [UInt16](repeating: 0, count: 8)
         for i in 0..<4 {
             groups[i] = UInt16(truncatingIfNeeded: high >> UInt64(48 - 16 * i))
@@ -69,6 +55,25 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
         if bestStart < 0 { return hex(0..<8) }
         return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
+    }
+
+    /// Calls `body` with the dotted-quad text of an IPv4 address, rendered on the stack: rows
+    /// of every window print addresses, and a `String` per address would cost more than the row.
+    @inlinable
+    public func withV4Text<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var buffer: (UInt64, UInt64) = (0, 0)
+        let v = v4
+        return try withUnsafeMutableBytes(of: &buffer) { out in
+            var n = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                let octet = Int((v >> UInt32(shift)) & 0xff)
+                if octet >= 100 { out[n] = UInt8(48 + octet / 100); n += 1 }
+                if octet >= 10 { out[n] = UInt8(48 + octet / 10 % 10); n += 1 }
+                out[n] = UInt8(48 + octet % 10); n += 1
+                if shift > 0 { out[n] = UInt8(ascii: "."); n += 1 }
+            }
+            return try body(UnsafeRawBufferPointer(rebasing: out[0..<n]))
+        }
     }
 
     /// Parses dotted-quad IPv4 or textual IPv6 (with `::` and an embedded IPv4 tail).

@@ -82,14 +82,9 @@ public struct JSONLine {
 
     public mutating func field(_ name: StaticString, _ value: IPAddress?) {
         guard let value, !value.isV6 else { return field(name, value?.description) }
-        // IPv4, the common case, written digit by digit.
         key(name)
         buffer.append(UInt8(ascii: "\""))
-        let v = value.v4
-        integer(Int(v >> 24)); buffer.append(UInt8(ascii: "."))
-        integer(Int((v >> 16) & 0xff)); buffer.append(UInt8(ascii: "."))
-        integer(Int((v >> 8) & 0xff)); buffer.append(UInt8(ascii: "."))
-        integer(Int(v & 0xff))
+        value.withV4Text { buffer.append($0) }
         buffer.append(UInt8(ascii: "\""))
     }
 

@@ -189,22 +189,10 @@ private final class Rows {
     /// An address as text, rendered on the stack for IPv4.
     func address(_ a: IPAddress?) {
         guard let a, !a.isV6 else { return text(a?.description) }
-        var buffer: (UInt64, UInt64) = (0, 0)
-        let n = withUnsafeMutableBytes(of: &buffer) { out -> Int in
-            var n = 0
-            let v = a.v4
-            for shift in stride(from: 24, through: 0, by: -8) {
-                let octet = Int((v >> UInt32(shift)) & 0xff)
-                if octet >= 100 { out[n] = UInt8(48 + octet / 100); n += 1 }
-                if octet >= 10 { out[n] = UInt8(48 + octet / 10 % 10); n += 1 }
-                out[n] = UInt8(48 + octet % 10); n += 1
-                if shift > 0 { out[n] = UInt8(ascii: "."); n += 1 }
-            }
-            return n
-        }
-        _ = withUnsafeBytes(of: &buffer) { b in
-            sqlite3_bind_text(statement, index, b.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(n),
-                              unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+        a.withV4Text { b in
+            // SQLITE_TRANSIENT: SQLite copies the text before the buffer goes away.
+            _ = sqlite3_bind_text(statement, index, b.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(b.count),
+                                  unsafeBitCast(-1, to: sqlite3_destructor_type.self))
         }
         index += 1
     }

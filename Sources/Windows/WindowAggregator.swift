@@ -29,6 +29,8 @@ public final class WindowAggregator {
     private var echoRTT: [Int: [Float]] = [:]
     /// RTT samples of the open window, tagged with their flow's slot in `groupedSamples`.
     private var samples: [RTTSample] = []
+    /// The RAN-side ones again, tagged with their gNB.
+    private var ranSamples: [RTTSample] = []
     private var flowsWithSamples = 0
     private var sampleOffsets: [Int] = []
     private var groupedSamples: [Float] = []
@@ -58,7 +60,7 @@ public final class WindowAggregator {
 
     /// Adds one packet. When the packet belongs to a later window, the open window is closed
     /// first and returned.
-    public func add(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, timestamp: Int64,
+    public func add(_ p: borrowing DecodedPacket, frame: UnsafeRawBufferPointer, timestamp: Int64,
                     wireLength: Int) -> WindowBatch? {
         var closed: WindowBatch? = nil
         if windowStart == .min {
@@ -326,10 +328,10 @@ public final class WindowAggregator {
                 f.pointee.windowSlot = Int32(flowsWithSamples)
                 flowsWithSamples += 1
             }
-            let ranSide = flowGnb >= 0 && uplink
-            samples.append(RTTSample(ms: rtt, flow: f.pointee.windowSlot, gnb: ranSide ? Int32(flowGnb) : -1))
+            samples.append(RTTSample(ms: rtt, group: f.pointee.windowSlot))
             f.pointee.rttCount += 1
-            if ranSide {
+            if flowGnb >= 0 && uplink {
+                ranSamples.append(RTTSample(ms: rtt, group: Int32(flowGnb)))
                 gnbs[flowGnb].window.rttSamples += 1
             }
         }
@@ -416,6 +418,7 @@ public final class WindowAggregator {
             gnbs[g].window = GnbWindow(gnbAddress: w.gnbAddress)
         }
         samples.removeAll(keepingCapacity: true)
+        ranSamples.removeAll(keepingCapacity: true)
         flowsWithSamples = 0
         echoRTT.removeAll()
         if echoRequests.count > 4096 { echoRequests.removeAll(keepingCapacity: true) }
@@ -425,27 +428,21 @@ public final class WindowAggregator {
     /// Groups the window's RTT samples by flow and by gNB with a counting sort (sequential
     /// passes), so that each flow's and gNB's percentiles are computed on a contiguous run.
     private func groupSamples() {
-        Self.group(samples, groups: flowsWithSamples, byFlow: true, offsets: &sampleOffsets, into: &groupedSamples)
-        Self.group(samples, groups: gnbs.count, byFlow: false, offsets: &gnbSampleOffsets, into: &gnbGroupedSamples)
+        Self.group(samples, groups: flowsWithSamples, offsets: &sampleOffsets, into: &groupedSamples)
+        Self.group(ranSamples, groups: gnbs.count, offsets: &gnbSampleOffsets, into: &gnbGroupedSamples)
     }
 
-    private static func group(_ samples: [RTTSample], groups: Int, byFlow: Bool,
-                              offsets: inout [Int], into out: inout [Float]) {
+    private static func group(_ samples: [RTTSample], groups: Int, offsets: inout [Int], into out: inout [Float]) {
         offsets.removeAll(keepingCapacity: true)
         offsets.append(contentsOf: repeatElement(0, count: groups + 1))
         out.removeAll(keepingCapacity: true)
         out.append(contentsOf: repeatElement(0, count: samples.count))
-        for s in samples {
-            let k = byFlow ? s.flow : s.gnb
-            if k >= 0 { offsets[Int(k) + 1] += 1 }
-        }
+        for s in samples { offsets[Int(s.group) + 1] += 1 }
         for i in 0..<groups { offsets[i + 1] += offsets[i] }
         var next = offsets
         for s in samples {
-            let k = Int(byFlow ? s.flow : s.gnb)
-            guard k >= 0 else { continue }
-            out[next[k]] = s.ms
-            next[k] += 1
+            out[next[Int(s.group)]] = s.ms
+            next[Int(s.group)] += 1
         }
     }
 
@@ -478,9 +475,19 @@ func percentiles(_ b: UnsafeMutableBufferPointer<Float>) -> (p50: Double?, p95: 
     guard n > 0 else { return (nil, nil) }
     func rank(_ q: Double) -> Int { max(0, min(n - 1, Int((q * Double(n)).rounded(.up)) - 1)) }
     let r50 = rank(0.5), r95 = rank(0.95)
-    // Selection instead of a full sort: after placing p50, p95 lies in the upper part.
-    select(b, r50, from: 0, to: n - 1)
-    select(b, r95, from: r50, to: n - 1)
+    if n <= 32 {
+        // Most flows have a handful of samples per window: an insertion sort is cheapest.
+        for i in 1..<max(n, 1) {
+            let v = b[i]
+            var j = i - 1
+            while j >= 0 && b[j] > v { b[j + 1] = b[j]; j -= 1 }
+            b[j + 1] = v
+        }
+    } else {
+        // Selection instead of a full sort: after placing p50, p95 lies in the upper part.
+        select(b, r50, from: 0, to: n - 1)
+        select(b, r95, from: r50, to: n - 1)
+    }
     // Samples are Float: keep the microseconds, not the float noise below them.
     return ((Double(b[r50]) * 1000).rounded() / 1000, (Double(b[r95]) * 1000).rounded() / 1000)
 }
@@ -636,10 +643,10 @@ struct FlowState {
     }
 }
 
+/// An RTT sample and the flow slot or gNB it belongs to.
 struct RTTSample {
     var ms: Float
-    var flow: Int32
-    var gnb: Int32
+    var group: Int32
 }
 
 struct GnbState {
