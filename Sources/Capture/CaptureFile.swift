@@ -55,13 +55,13 @@ public final class CaptureFile {
     public init(path: String, filter: String? = nil) throws(CaptureError) {
         self.path = path
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        // The file is opened here so that it gets a 1 MiB stdio buffer: libpcap reads each record
+        // The file is opened here so that it gets a 64 KiB stdio buffer: libpcap reads each record
         // with two small freads, and the default 4 KiB buffer turns that into a system call
         // every few packets.
         guard let stream = fopen(path, "rb") else {
             throw CaptureError(path: path, reason: errno == ENOENT ? "no such file" : String(cString: strerror(errno)))
         }
-        setvbuf(stream, nil, _IOFBF, 1 << 20)
+        setvbuf(stream, nil, _IOFBF, 1 << 16)
         guard let h = pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
             fclose(stream)
             throw CaptureError(path: path, reason: CaptureFile.explain(text(errbuf), path: path))

@@ -23,6 +23,8 @@ public final class WindowAggregator {
     /// Flows idle for a whole window, kept (with their TCP state) until `flowIdle` has passed,
     /// so that the busy table stays small enough to live in cache.
     private var idleFlows: [FlowKey: FlowState] = [:]
+    /// The earliest `lastSeen` among the idle flows: nothing expires before it.
+    private var oldestIdle: Int64 = .max
     private var gnbIndex: [IPAddress: Int] = [:]
     private let gnbs = Slab<GnbState>()
     /// Echo round trips per gNB in the open window (few: one per echo response).
@@ -400,12 +402,14 @@ public final class WindowAggregator {
             if f.isClosed || f.lastSeen < idleBefore { return true }
             if f.lastSeen < batch.start {
                 idleFlows[key] = f
+                oldestIdle = min(oldestIdle, f.lastSeen)
                 return true
             }
             return false
         }
-        if !idleFlows.isEmpty {
+        if oldestIdle < idleBefore {
             idleFlows = idleFlows.filter { $0.value.lastSeen >= idleBefore }
+            oldestIdle = idleFlows.values.reduce(.max) { min($0, $1.lastSeen) }
         }
 
         for g in gnbs.indices {
