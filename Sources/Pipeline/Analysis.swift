@@ -106,7 +106,8 @@ public final class Analysis {
             case let other?:
                 let problem = "not a pcap or pcapng capture (looks like \(other)); RAN telemetry inputs are not read by this version"
                 inputs.append(InputSummary(path: file, kind: "\(other)", bytes: 0, packets: 0, linkType: nil, problem: problem))
-                if explicit.contains(file) { unreadable.append(file) } else { logger.warning("\(file): skipped: \(problem)") }
+                // Named on the command line it is an error; met in a folder it is skipped (and reported).
+                if explicit.contains(file) { unreadable.append(file) }
             }
         }
         let stream = CaptureStream(paths: captures, filter: options.filter)
