@@ -28,6 +28,14 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: out + "/conversations.jsonl"))
     }
 
+    @Test("a live capture on an interface that does not exist exits 1 with one line")
+    func noSuchInterface() throws {
+        let r = try CLI.run(["analyze", "--interface", "nocturne-no-such0", "--out", TestPaths.temporaryDirectory()])
+        #expect(r.status == 1)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("nocturne-no-such0"), "\(r.stderr)")
+    }
+
     @Test("--format json gives one JSON document with the findings")
     func json() throws {
         let out = TestPaths.temporaryDirectory()
