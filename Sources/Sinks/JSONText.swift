@@ -77,7 +77,7 @@ public struct JSONLine {
 
     public mutating func field(_ name: StaticString, _ value: Bool) {
         key(name)
-        ascii(value ? "true" : "false")
+        if value { literal("true") } else { literal("false") }
     }
 
     public mutating func field(_ name: StaticString, _ value: IPAddress?) {
@@ -120,22 +120,22 @@ public struct JSONLine {
         buffer.append(inner.view)
     }
 
-    public mutating func raw(_ name: StaticString, _ json: [UInt8]) {
-        key(name)
-        buffer.append(contentsOf: json)
-    }
-
-    private mutating func null() { ascii("null") }
+    private mutating func null() { literal("null") }
 
     /// Appends text as it is (for brackets around nested arrays).
-    public mutating func appendRaw(_ s: String) { buffer.append(contentsOf: s.utf8) }
+    public mutating func appendRaw(_ s: String) {
+        var s = s
+        s.withUTF8 { buffer.append(UnsafeRawBufferPointer($0)) }
+    }
 
-    private mutating func ascii(_ s: String) { buffer.append(contentsOf: s.utf8) }
+    private mutating func literal(_ s: StaticString) {
+        buffer.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
 
     /// Decimal text with at most six decimals (trailing zeros dropped), written digit by digit:
     /// `String(Double)` costs more than the rest of a row.
     private mutating func number(_ v: Double) {
-        guard abs(v) < 9e12 else { ascii(String(v)); return }
+        guard abs(v) < 9e12 else { appendRaw(String(v)); return }
         let scaled = Int64((v * 1e6).rounded())
         if scaled < 0 { buffer.append(UInt8(ascii: "-")) }
         let magnitude = scaled.magnitude
@@ -156,7 +156,7 @@ public struct JSONLine {
         var plain = true
         for b in s.utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { plain = false; break }
         if plain {
-            buffer.append(contentsOf: s.utf8)
+            appendRaw(s)
             buffer.append(UInt8(ascii: "\""))
             return
         }
@@ -169,7 +169,7 @@ public struct JSONLine {
             case 0x09: buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
             case 0..<0x20:
                 let hex = String(b, radix: 16)
-                ascii("\\u00" + (hex.count == 1 ? "0" + hex : hex))
+                appendRaw("\\u00" + (hex.count == 1 ? "0" + hex : hex))
             default: buffer.append(b)
             }
         }
@@ -240,11 +240,6 @@ final class ByteBuffer {
 
     func append(contentsOf bytes: [UInt8]) {
         bytes.withUnsafeBytes { append($0) }
-    }
-
-    func append(contentsOf utf8: String.UTF8View) {
-        var s = String(utf8)
-        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
     private func grow(_ needed: Int) {

@@ -98,12 +98,7 @@ final class FlatTable<Key: FlatKey, Value> {
         return hash
     }
 
-    /// The value of `key`, or nil.
-    @inline(__always)
-    func find(_ key: Key) -> UnsafeMutablePointer<Value>? {
-        find(key, hash: key.hash(seed))
-    }
-
+    /// The value of `key` (whose `prefetch` gave `hash`), or nil.
     @inline(__always)
     func find(_ key: Key, hash: UInt64) -> UnsafeMutablePointer<Value>? {
         var i = Int(truncatingIfNeeded: hash) & mask
@@ -114,12 +109,7 @@ final class FlatTable<Key: FlatKey, Value> {
         return nil
     }
 
-    /// The value of `key`, inserting `make()` first when absent.
-    @inline(__always)
-    func findOrInsert(_ key: Key, _ make: () -> Value) -> UnsafeMutablePointer<Value> {
-        findOrInsert(key, hash: key.hash(seed), make)
-    }
-
+    /// The value of `key` (whose `prefetch` gave `hash`), inserting `make()` first when absent.
     @inline(__always)
     func findOrInsert(_ key: Key, hash: UInt64, _ make: () -> Value) -> UnsafeMutablePointer<Value> {
         var i = Int(truncatingIfNeeded: hash) & mask

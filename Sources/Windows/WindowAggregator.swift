@@ -242,7 +242,7 @@ public final class WindowAggregator {
                          uplink: Bool, timestamp: Int64) {
         var slot = flows.find(key, hash: hash)
         if slot == nil, let resumed = idleFlows.removeValue(forKey: key) {
-            slot = flows.findOrInsert(key) { resumed }
+            slot = flows.findOrInsert(key, hash: hash) { resumed }
         }
         if let existing = slot, existing.pointee.reopens(p, direction: d) {
             flows.remove(key)
@@ -260,7 +260,7 @@ public final class WindowAggregator {
                 state.aIsLow = d == 0
             }
             state.tunnelled = p.hasInner
-            slot = flows.findOrInsert(key) { state }
+            slot = flows.findOrInsert(key, hash: hash) { state }
         }
         let f = slot!
         f.pointee.lastSeen = timestamp
