@@ -213,6 +213,7 @@ final class Stages {
     private let sinks: [Sink]
     private let options: Analysis.Options
     private var findings: [String: Finding] = [:]
+    private var runTotals = RunTotals()
 
     init(_ options: Analysis.Options, sinks: [Sink]) {
         self.options = options
@@ -224,6 +225,7 @@ final class Stages {
     /// A closed window: detect, then write the window and the findings it opened or resolved.
     func deliver(_ batch: WindowBatch) throws {
         let events = describe(detector.observe(batch))
+        runTotals.add(batch)
         for s in sinks {
             try s.write(batch)
             try s.write(events)
@@ -248,6 +250,7 @@ final class Stages {
             firstPacket: totals.packets > 0 ? aggregator.firstTimestamp : nil,
             lastPacket: totals.packets > 0 ? aggregator.lastTimestamp : nil,
             findings: findings.values.sorted { ($0.start, $0.id) < ($1.start, $1.id) }, interrupted: interrupted,
+            runTotals: runTotals,
             sessions: aggregator.sessions.sessions.count,
             tunnelsTied: aggregator.sessions.tunnels.count)
         for s in sinks { try s.close(summary) }

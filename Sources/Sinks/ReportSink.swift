@@ -3,42 +3,13 @@ import Detect
 import Windows
 
 /// `report.md`: what was read, what was skipped and why, the findings, and the busiest gNBs,
-/// tunnels and conversations of the run. Keeps run totals per key only (not per packet).
+/// tunnels and conversations of the run (from the run's totals, written at the end).
 public final class ReportSink: Sink {
     public let path: String
-    private var gnbTotals: [IPAddress: (bytesUL: Int, bytesDL: Int, retrans: Int, segments: Int, windows: Int)] = [:]
-    private var tunnelTotals: [TunnelID: (packets: Int, bytes: Int, direction: String?, ue: IPAddress?)] = [:]
-    private var conversationTotals: [PairID: (packets: Int, bytes: Int)] = [:]
-    private var flowWindows = 0
-
-    struct TunnelID: Hashable { var dst: IPAddress; var teid: UInt32 }
-    struct PairID: Hashable { var src: IPAddress; var dst: IPAddress }
 
     public init(path: String) { self.path = path }
 
-    public func write(_ batch: WindowBatch) throws {
-        for g in batch.gnbs {
-            var t = gnbTotals[g.gnbAddress] ?? (0, 0, 0, 0, 0)
-            t.bytesUL += g.bytesUL; t.bytesDL += g.bytesDL
-            t.retrans += g.tcpRetransmissions; t.segments += g.tcpDataSegments; t.windows += 1
-            gnbTotals[g.gnbAddress] = t
-        }
-        for r in batch.tunnels {
-            let id = TunnelID(dst: r.dst, teid: r.teid)
-            var t = tunnelTotals[id] ?? (0, 0, nil, nil)
-            t.packets += r.packets; t.bytes += r.bytes
-            t.direction = r.direction ?? t.direction
-            t.ue = r.ueIP ?? t.ue
-            tunnelTotals[id] = t
-        }
-        for c in batch.conversations {
-            let id = PairID(src: c.src, dst: c.dst)
-            var t = conversationTotals[id] ?? (0, 0)
-            t.packets += c.packets; t.bytes += c.bytes
-            conversationTotals[id] = t
-        }
-        flowWindows += batch.flows.count
-    }
+    public func write(_ batch: WindowBatch) throws {}
 
     public func write(_ events: [FindingEvent]) throws {}
 
@@ -56,6 +27,7 @@ public final class ReportSink: Sink {
             md += "| `\(i.path)` | \(i.kind) | \(i.linkType ?? "–") | \(i.bytes) | \(i.packets) | \(i.problem ?? "–") |\n"
         }
         let t = s.totals
+        let run = s.runTotals
         md += "\n## Counts\n\n"
         md += "| what | count |\n|---|---:|\n"
         md += "| packets | \(t.packets) |\n| bytes on the wire | \(t.bytes) |\n| IP packets | \(t.ipPackets) |\n"
@@ -88,29 +60,29 @@ public final class ReportSink: Sink {
         }
 
         md += "\n## Top gNBs (by user-plane bytes)\n\n"
-        if gnbTotals.isEmpty {
+        if run.gnbs.isEmpty {
             md += "No gNB identified (no PDU Session Container and no PFCP tying tunnels to a gNB).\n"
         } else {
             md += "| gNB address | UL bytes | DL bytes | TCP retrans % | windows |\n|---|---:|---:|---:|---:|\n"
-            for (address, g) in gnbTotals.sorted(by: { ($0.value.bytesUL + $0.value.bytesDL, $1.key) > ($1.value.bytesUL + $1.value.bytesDL, $0.key) }).prefix(10) {
-                let pct = g.segments > 0 ? fmt(100 * Double(g.retrans) / Double(g.segments)) : "–"
+            for (address, g) in run.gnbs.sorted(by: { ($0.value.bytesUL + $0.value.bytesDL, $1.key) > ($1.value.bytesUL + $1.value.bytesDL, $0.key) }).prefix(10) {
+                let pct = g.dataSegments > 0 ? fmt(100 * Double(g.retransmissions) / Double(g.dataSegments)) : "–"
                 md += "| \(address) | \(g.bytesUL) | \(g.bytesDL) | \(pct) | \(g.windows) |\n"
             }
         }
         md += "\n## Top tunnels (by bytes)\n\n"
-        if tunnelTotals.isEmpty {
+        if run.tunnels.isEmpty {
             md += "No GTP-U tunnels.\n"
         } else {
             md += "| receiver | TEID | direction | UE IP | packets | bytes |\n|---|---|---|---|---:|---:|\n"
-            for (id, v) in tunnelTotals.sorted(by: { ($0.value.bytes, $1.key.teid) > ($1.value.bytes, $0.key.teid) }).prefix(10) {
-                md += "| \(id.dst) | 0x\(String(id.teid, radix: 16)) | \(v.direction ?? "–") | \(v.ue?.description ?? "–") | \(v.packets) | \(v.bytes) |\n"
+            for (id, v) in run.tunnels.sorted(by: { ($0.value.bytes, $1.key.teid) > ($1.value.bytes, $0.key.teid) }).prefix(10) {
+                md += "| \(id.dst) | 0x\(String(id.teid, radix: 16)) | \(v.direction ?? "–") | \(v.ueIP?.description ?? "–") | \(v.packets) | \(v.bytes) |\n"
             }
         }
         md += "\n## Top conversations (outer IP, by bytes)\n\n| src | dst | packets | bytes |\n|---|---|---:|---:|\n"
-        for (id, v) in conversationTotals.sorted(by: { ($0.value.bytes, $1.key.src) > ($1.value.bytes, $0.key.src) }).prefix(10) {
+        for (id, v) in run.conversations.sorted(by: { ($0.value.bytes, $1.key.src) > ($1.value.bytes, $0.key.src) }).prefix(10) {
             md += "| \(id.src) | \(id.dst) | \(v.packets) | \(v.bytes) |\n"
         }
-        md += "\nFlow-window rows written: \(flowWindows).\n"
+        md += "\nFlow-window rows written: \(run.flowWindows).\n"
         let file = try OutputFile(path: path)
         try file.write(Array(md.utf8))
         try file.close()

@@ -4,9 +4,10 @@ import GRDB
 import GRDBSQLite
 import Windows
 
-/// `nocturne.sqlite`: runs, per-window gNB, tunnel and conversation rows, and findings,
-/// queryable with any SQLite client. Each window is written in one transaction as it closes.
-/// Per-flow rows (the bulk of a busy capture) stay in `flows.jsonl`.
+/// `nocturne.sqlite`: runs, per-window gNB and conversation rows, one row per GTP-U tunnel with
+/// its run totals and PFCP session, findings and input problems, queryable with any SQLite
+/// client. Windows are written in one transaction each as they close. Per-window tunnel and
+/// flow rows (the bulk of a busy capture) stay in `tunnels.jsonl` and `flows.jsonl`.
 public final class SQLiteSink: Sink {
     public let path: String
     private let db: DatabaseQueue
@@ -54,11 +55,12 @@ public final class SQLiteSink: Sink {
                 CREATE TABLE conversation_windows (
                     run_id TEXT NOT NULL REFERENCES runs(id), window_start TEXT NOT NULL, window_end TEXT NOT NULL,
                     src TEXT NOT NULL, dst TEXT NOT NULL, ip_proto INTEGER, packets INTEGER, bytes INTEGER);
-                CREATE TABLE tunnel_windows (
-                    run_id TEXT NOT NULL REFERENCES runs(id), window_start TEXT NOT NULL, window_end TEXT NOT NULL,
-                    dst TEXT NOT NULL, teid INTEGER NOT NULL, src TEXT, direction TEXT, gnb_address TEXT,
-                    packets INTEGER, bytes INTEGER, inner_bytes INTEGER, qfis TEXT, seq_gap_events INTEGER,
-                    seq_lost INTEGER, seid_cp TEXT, seid_up TEXT, ue_ip TEXT);
+                CREATE TABLE tunnels (
+                    run_id TEXT NOT NULL REFERENCES runs(id), dst TEXT NOT NULL, teid INTEGER NOT NULL, src TEXT,
+                    direction TEXT, gnb_address TEXT, first_window TEXT NOT NULL, last_window TEXT NOT NULL,
+                    windows INTEGER, packets INTEGER, bytes INTEGER, inner_bytes INTEGER, qfis TEXT,
+                    seq_gap_events INTEGER, seq_lost INTEGER, seid_cp TEXT, seid_up TEXT, ue_ip TEXT,
+                    PRIMARY KEY (run_id, dst, teid));
                 CREATE TABLE findings (
                     id TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id), class TEXT NOT NULL, direction TEXT,
                     cell TEXT, gnb TEXT, gnb_address TEXT, teid INTEGER, start TEXT NOT NULL, "end" TEXT,
@@ -89,17 +91,6 @@ public final class SQLiteSink: Sink {
                 c.text(run); c.text(start); c.text(end); c.address(r.src); c.address(r.dst)
                 c.int(Int(r.ipProto)); c.int(r.packets); c.int(r.bytes)
                 try c.step()
-            }
-            let t = try Rows(db, "INSERT INTO tunnel_windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-            for r in batch.tunnels {
-                t.text(run); t.text(start); t.text(end); t.address(r.dst); t.int(Int(r.teid))
-                t.address(r.src); t.text(r.direction); t.address(r.gnbAddress)
-                t.int(r.packets); t.int(r.bytes); t.int(r.innerBytes)
-                t.text(r.qfiMask == 0 ? "" : r.qfis.map(String.init).joined(separator: ","))
-                t.int(r.seqGapEvents); t.int(r.seqLost)
-                t.text(r.seidCP.map { String($0, radix: 16) }); t.text(r.seidUP.map { String($0, radix: 16) })
-                t.address(r.ueIP)
-                try t.step()
             }
         }
     }
@@ -145,9 +136,19 @@ public final class SQLiteSink: Sink {
             // Indexes are built once at the end: cheaper than maintaining them row by row.
             try db.execute(sql: """
                 CREATE INDEX IF NOT EXISTS gnb_windows_by_gnb ON gnb_windows (gnb_address, window_start);
-                CREATE INDEX IF NOT EXISTS tunnel_windows_by_teid ON tunnel_windows (dst, teid);
                 """)
             for f in s.findings { try insert(f, db) }
+            let t = try Rows(db, "INSERT INTO tunnels VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            for (id, r) in s.runTotals.tunnels {
+                t.text(runID); t.address(id.dst); t.int(Int(id.teid)); t.address(r.src); t.text(r.direction)
+                t.address(r.gnbAddress); t.text(RFC3339.format(r.firstWindow)); t.text(RFC3339.format(r.lastWindow))
+                t.int(r.windows); t.int(r.packets); t.int(r.bytes); t.int(r.innerBytes)
+                t.text(qfiList(r.qfiMask).map(String.init).joined(separator: ","))
+                t.int(r.seqGapEvents); t.int(r.seqLost)
+                t.text(r.seidCP.map { String($0, radix: 16) }); t.text(r.seidUP.map { String($0, radix: 16) })
+                t.address(r.ueIP)
+                try t.step()
+            }
             for i in s.inputs {
                 if let p = i.problem {
                     try db.execute(sql: "INSERT INTO input_problems VALUES (?,?,?)", arguments: [runID, i.path, p])

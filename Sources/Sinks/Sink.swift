@@ -48,12 +48,14 @@ public struct RunSummary: Sendable {
     public var lastPacket: Int64?
     public var findings: [Finding]
     public var interrupted: Bool
+    /// Totals per gNB, tunnel and conversation over the whole run.
+    public var runTotals: RunTotals
     public var sessions: Int
     public var tunnelsTied: Int
 
     public init(runID: String, startedAt: Int64, finishedAt: Int64, windowSeconds: Double, detector: String,
                 inputs: [InputSummary], totals: DecodeTotals, firstPacket: Int64?, lastPacket: Int64?,
-                findings: [Finding], interrupted: Bool, sessions: Int, tunnelsTied: Int) {
+                findings: [Finding], interrupted: Bool, runTotals: RunTotals, sessions: Int, tunnelsTied: Int) {
         self.runID = runID
         self.startedAt = startedAt
         self.finishedAt = finishedAt
@@ -65,6 +67,7 @@ public struct RunSummary: Sendable {
         self.lastPacket = lastPacket
         self.findings = findings
         self.interrupted = interrupted
+        self.runTotals = runTotals
         self.sessions = sessions
         self.tunnelsTied = tunnelsTied
     }

@@ -48,7 +48,7 @@ public struct TunnelRow: Sendable {
     public var seidUP: UInt64?
     public var ueIP: IPAddress?
 
-    public var qfis: [Int] { (0..<64).filter { qfiMask & (1 << UInt64($0)) != 0 } }
+    public var qfis: [Int] { qfiList(qfiMask) }
 }
 
 /// An inner (or untunnelled) 5-tuple flow in one window; `a` is the initiator when known.
@@ -125,4 +125,9 @@ public struct DecodeTotals: Sendable {
     public init() {}
 
     public var malformed: Int { issues.reduce(0, +) }
+}
+
+/// The QFIs whose bits are set in a mask (bit i for QFI i).
+public func qfiList(_ mask: UInt64) -> [Int] {
+    (0..<64).filter { mask & (1 << UInt64($0)) != 0 }
 }

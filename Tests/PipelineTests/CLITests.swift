@@ -47,8 +47,12 @@ struct CLITests {
         #expect((doc["findings"] as? [[String: Any]])?.count == 1)
         // The database holds the same run and findings.
         if let sqlite = Tools.which("sqlite3") {
-            let count = try Tools.run(sqlite, [out + "/nocturne.sqlite", "SELECT count(*) FROM findings; SELECT status, packets FROM runs;"])
-            #expect(count == "1\ncomplete|21065\n")
+            let count = try Tools.run(sqlite, [out + "/nocturne.sqlite", """
+                SELECT count(*) FROM findings; SELECT status, packets FROM runs;
+                SELECT count(*), sum(ue_ip IS NOT NULL), sum(packets) FROM tunnels;
+                """])
+            // 12 PDU sessions × 2 directions, all tied; every G-PDU counted once.
+            #expect(count == "1\ncomplete|21065\n24|24|20969\n")
         }
     }
 
