@@ -56,24 +56,11 @@ public struct RunTotals: Sendable {
             gnbs[g.gnbAddress]!.dataSegments += g.tcpDataSegments
             gnbs[g.gnbAddress]!.windows += 1
         }
+        tunnels.reserveCapacity(tunnels.count + batch.tunnels.count / 8)
         for r in batch.tunnels {
-            let id = TunnelID(dst: r.dst, teid: r.teid)
-            var t = tunnels[id] ?? Tunnel(src: r.src, firstWindow: batch.start, lastWindow: batch.start)
-            t.src = r.src
-            t.packets += r.packets
-            t.bytes += r.bytes
-            t.innerBytes += r.innerBytes
-            t.qfiMask |= r.qfiMask
-            t.seqGapEvents += r.seqGapEvents
-            t.seqLost += r.seqLost
-            t.direction = r.direction ?? t.direction
-            t.gnbAddress = r.gnbAddress ?? t.gnbAddress
-            t.seidCP = r.seidCP ?? t.seidCP
-            t.seidUP = r.seidUP ?? t.seidUP
-            t.ueIP = r.ueIP ?? t.ueIP
-            t.lastWindow = batch.start
-            t.windows += 1
-            tunnels[id] = t
+            // Updated in place: one hash lookup per row.
+            Self.update(&tunnels[TunnelID(dst: r.dst, teid: r.teid),
+                                 default: Tunnel(src: r.src, firstWindow: batch.start, lastWindow: batch.start)], r, batch.start)
         }
         for c in batch.conversations {
             let id = Pair(src: c.src, dst: c.dst)
@@ -81,5 +68,22 @@ public struct RunTotals: Sendable {
             conversations[id]!.bytes += c.bytes
         }
         flowWindows += batch.flows.count
+    }
+
+    private static func update(_ t: inout Tunnel, _ r: TunnelRow, _ window: Int64) {
+        t.src = r.src
+        t.packets += r.packets
+        t.bytes += r.bytes
+        t.innerBytes += r.innerBytes
+        t.qfiMask |= r.qfiMask
+        t.seqGapEvents += r.seqGapEvents
+        t.seqLost += r.seqLost
+        if let d = r.direction { t.direction = d }
+        if let g = r.gnbAddress { t.gnbAddress = g }
+        if let s = r.seidCP { t.seidCP = s }
+        if let s = r.seidUP { t.seidUP = s }
+        if let u = r.ueIP { t.ueIP = u }
+        t.lastWindow = window
+        t.windows += 1
     }
 }
