@@ -25,6 +25,124 @@ public struct PacketDecoder: Sendable {
 
     /// Decodes `frame` (the captured bytes) of a packet that was `wireLength` bytes on the wire.
     public func decode(_ frame: UnsafeRawBufferPointer, wireLength: Int, into p: inout DecodedPacket) {
+        if standardPortsOnly, case .ethernet = linkType, frame.count == wireLength, decodeN3(frame, into: &p) { return }
+        decodeAnyPacket(frame, wireLength: wireLength, into: &p)
+    }
+
+    /// Only the standard GTP-U port, no heuristic: the precondition of the N3 fast path.
+    private var standardPortsOnly: Bool { !gtpHeuristic && gtpPorts.count == 1 && gtpPorts[0] == 2152 }
+
+    /// The fast path for what an N3/N9 capture is mostly made of: a whole Ethernet frame (at
+    /// most one 802.1Q tag) with IPv4/UDP/GTP-U G-PDU (no extension header, or one PDU Session
+    /// Container) carrying IPv4 TCP (no options, or NOP NOP timestamps) or UDP, every length
+    /// consistent. It fills `p` exactly as `decodeAnyPacket` would (a property test holds them
+    /// equal) and returns false, having written nothing that matters, for anything else.
+    @inline(__always)
+    func decodeN3(_ b: UnsafeRawBufferPointer, into p: inout DecodedPacket) -> Bool {
+        let n = b.count
+        guard n >= 14 + 20 + 8 + 8 + 20 + 8, let base = b.baseAddress else { return false }
+        func u8(_ o: Int) -> UInt8 { base.load(fromByteOffset: o, as: UInt8.self) }
+        func u16(_ o: Int) -> UInt16 { UInt16(bigEndian: base.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
+        func u32(_ o: Int) -> UInt32 { UInt32(bigEndian: base.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+        var ip = 14
+        var tags: UInt8 = 0
+        var etherType = u16(12)
+        if etherType == 0x8100 {
+            etherType = u16(16)
+            ip = 18
+            tags = 1
+        }
+        // Outer IPv4, no options, not a fragment, UDP, filling the frame exactly.
+        guard etherType == 0x0800, u8(ip) == 0x45, Int(u16(ip + 2)) == n - ip, u16(ip + 6) & 0x3fff == 0,
+              u8(ip + 9) == 17 else { return false }
+        let udp = ip + 20
+        let sport = u16(udp), dport = u16(udp + 2)
+        guard sport == 2152 || dport == 2152, Int(u16(udp + 4)) == n - udp else { return false }
+        // GTP-U v1 G-PDU whose length fills the datagram.
+        let g = udp + 8
+        let flags = u8(g)
+        guard flags & 0xf0 == 0x30, u8(g + 1) == GTPUHeader.gpdu, g + 8 + Int(u16(g + 2)) == n else { return false }
+        var gtp = GTPUHeader()
+        gtp.messageType = GTPUHeader.gpdu
+        gtp.teid = u32(g + 4)
+        var inner = g + 8
+        if flags & 0x07 != 0 {
+            gtp.hasSequence = flags & 0x02 != 0
+            gtp.sequence = u16(g + 8)
+            inner = g + 12
+            switch u8(g + 11) {
+            case 0:
+                break
+            case 0x85:
+                // One PDU Session Container of one 4-octet unit, ending the chain.
+                guard inner + 4 + 20 <= n, u8(inner) == 1, u8(inner + 3) == 0 else { return false }
+                gtp.pduType = u8(inner + 1) >> 4
+                gtp.qfi = u8(inner + 2) & 0x3f
+                inner += 4
+            default:
+                return false
+            }
+        }
+        gtp.innerLength = UInt32(n - inner)
+        // Inner IPv4, no options, not a fragment, filling the G-PDU exactly.
+        guard inner + 20 + 8 <= n, u8(inner) == 0x45, Int(u16(inner + 2)) == n - inner,
+              u16(inner + 6) & 0x3fff == 0 else { return false }
+        var layer = IPLayer()
+        layer.proto = u8(inner + 9)
+        layer.totalLength = UInt32(n - inner)
+        layer.src = IPAddress(v4: u32(inner + 12))
+        layer.dst = IPAddress(v4: u32(inner + 16))
+        let l4 = inner + 20
+        layer.srcPort = u16(l4)
+        layer.dstPort = u16(l4 + 2)
+        var tcp = TCPSegment()
+        switch layer.proto {
+        case 17:
+            // Not GTP-U in GTP-U (the general path follows that).
+            guard Int(u16(l4 + 4)) == n - l4, layer.srcPort != 2152, layer.dstPort != 2152 else { return false }
+        case 6:
+            guard l4 + 20 <= n else { return false }
+            let dataOffset = Int(u8(l4 + 12) >> 4) * 4
+            guard l4 + dataOffset <= n else { return false }
+            if dataOffset == 32 {
+                guard u32(l4 + 20) == 0x0101_080a else { return false }
+                tcp.hasTimestamp = true
+                tcp.tsVal = u32(l4 + 24)
+                tcp.tsEcr = u32(l4 + 28)
+            } else if dataOffset != 20 {
+                return false
+            }
+            tcp.seq = u32(l4 + 4)
+            tcp.ack = u32(l4 + 8)
+            tcp.flags = u8(l4 + 13)
+            tcp.payloadLength = UInt32(n - l4 - dataOffset)
+        default:
+            return false
+        }
+        var outer = IPLayer()
+        outer.proto = 17
+        outer.totalLength = UInt32(n - ip)
+        outer.src = IPAddress(v4: u32(ip + 12))
+        outer.dst = IPAddress(v4: u32(ip + 16))
+        outer.srcPort = sport
+        outer.dstPort = dport
+        p.reset()
+        p.vlanTags = tags
+        p.hasIP = true
+        p.outer = outer
+        p.hasGTP = true
+        p.gtp = gtp
+        p.hasInner = true
+        p.inner = layer
+        if layer.proto == 6 {
+            p.hasTCP = true
+            p.tcp = tcp
+        }
+        return true
+    }
+
+    /// Decodes any frame of the link type, layer by layer.
+    func decodeAnyPacket(_ frame: UnsafeRawBufferPointer, wireLength: Int, into p: inout DecodedPacket) {
         p.reset()
         p.snapCut = frame.count < wireLength
         var offset = 0

@@ -93,6 +93,19 @@ struct TsharkAgreementTests {
         try Self.compare(file)
     }
 
+    /// The benchmark's traffic (VLAN tags, IPv6 UEs, QFIs, GTP-U sequence numbers), made by the
+    /// anchors' own generator: the N3 fast path decodes nearly all of it.
+    @Test("a capture from ../shared/bench/pcap's generator (skipped without ../shared or cc)",
+          .enabled(if: TestPaths.shared != nil && Tools.which("cc") != nil, "needs ../shared and a C compiler"))
+    func benchGenerator() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = TestPaths.shared!.appendingPathComponent("bench/pcap/gen_gtpu.c").path
+        _ = try Tools.run(Tools.which("cc")!, ["-O2", "-o", dir + "/gen_gtpu", source])
+        _ = try Tools.run(dir + "/gen_gtpu", ["--packets", "30000", "--seed", "5", "--pps", "5000", "--out", dir + "/gen.pcap"])
+        try Self.compare(dir + "/gen.pcap")
+    }
+
     @Test("every capture in ../shared/data (skipped without ../shared)",
           .enabled(if: TestPaths.shared != nil, "../shared is absent (a user's clone)"),
           arguments: TestPaths.sharedCaptures)
