@@ -26,7 +26,7 @@ public final class WindowAggregator {
     /// The earliest `lastSeen` among the idle flows: nothing expires before it.
     private var oldestIdle: Int64 = .max
     private var gnbIndex: [IPAddress: Int] = [:]
-    private let gnbs = Slab<GnbState>()
+    private let gnbs = Slab<GnbWindow>()
     /// Echo round trips per gNB in the open window (few: one per echo response).
     private var echoRTT: [Int: [Float]] = [:]
     /// RTT samples of the open window, tagged with their flow's slot in `groupedSamples`.
@@ -39,7 +39,6 @@ public final class WindowAggregator {
     private var gnbSampleOffsets: [Int] = []
     private var gnbGroupedSamples: [Float] = []
     private var echoRequests: [EchoKey: Int64] = [:]
-    private var scratch: [Float] = []
 
     /// - Parameters:
     ///   - windowLength: nanoseconds.
@@ -49,7 +48,6 @@ public final class WindowAggregator {
         self.windowLength = windowLength
         self.flowIdle = flowIdle
         samples.reserveCapacity(1 << 16)
-        scratch.reserveCapacity(1024)
     }
 
     public var windowEnd: Int64 { windowStart == .min ? .min : windowStart + windowLength }
@@ -159,7 +157,7 @@ public final class WindowAggregator {
             return (-1, false)
         case GTPUHeader.errorIndication:
             let src = p.outer.src, dst = p.outer.dst
-            if let g = gnbIndex[src] ?? gnbIndex[dst] { gnbs[g].window.errorIndications += 1 }
+            if let g = gnbIndex[src] ?? gnbIndex[dst] { gnbs[g].errorIndications += 1 }
             return (-1, false)
         default:
             return (-1, false)
@@ -214,20 +212,20 @@ public final class WindowAggregator {
         let gnb = t.pointee.gnb
         if gnb >= 0 {
             if t.pointee.direction == 1 {
-                gnbs[gnb].window.packetsUL += 1
-                gnbs[gnb].window.bytesUL += wireLength
+                gnbs[gnb].packetsUL += 1
+                gnbs[gnb].bytesUL += wireLength
             } else {
-                gnbs[gnb].window.packetsDL += 1
-                gnbs[gnb].window.bytesDL += wireLength
+                gnbs[gnb].packetsDL += 1
+                gnbs[gnb].bytesDL += wireLength
             }
-            if gtp.hasSequence { gnbs[gnb].window.gtpPacketsWithSequence += 1 }
+            if gtp.hasSequence { gnbs[gnb].gtpPacketsWithSequence += 1 }
         }
         return (gnb, t.pointee.direction == 1)
     }
 
     private func gnbSlot(_ address: IPAddress) -> Int {
         if let g = gnbIndex[address] { return g }
-        let g = gnbs.append(GnbState(window: GnbWindow(gnbAddress: address)))
+        let g = gnbs.append(GnbWindow(gnbAddress: address))
         gnbIndex[address] = g
         return g
     }
@@ -279,7 +277,7 @@ public final class WindowAggregator {
         let segmentLength = tcp.payloadLength
             &+ (tcp.flags & TCPSegment.syn != 0 ? 1 : 0) &+ (tcp.flags & TCPSegment.fin != 0 ? 1 : 0)
         if segmentLength > 0 {
-            if tcp.payloadLength > 0 && flowGnb >= 0 { gnbs[flowGnb].window.tcpDataSegments += 1 }
+            if tcp.payloadLength > 0 && flowGnb >= 0 { gnbs[flowGnb].tcpDataSegments += 1 }
             let end = tcp.seq &+ segmentLength
             if !sender.pointee.seqValid {
                 sender.pointee.seqValid = true
@@ -306,7 +304,7 @@ public final class WindowAggregator {
                 sender.pointee.probeTime = timestamp
             }
         }
-        if retransmission && flowGnb >= 0 { gnbs[flowGnb].window.tcpRetransmissions += 1 }
+        if retransmission && flowGnb >= 0 { gnbs[flowGnb].tcpRetransmissions += 1 }
         if tcp.hasTimestamp {
             if tcp.tsVal != sender.pointee.tsVal || !sender.pointee.tsValid {
                 sender.pointee.tsVal = tcp.tsVal
@@ -334,7 +332,7 @@ public final class WindowAggregator {
             f.pointee.rttCount += 1
             if flowGnb >= 0 && uplink {
                 ranSamples.append(RTTSample(ms: rtt, group: Int32(flowGnb)))
-                gnbs[flowGnb].window.rttSamples += 1
+                gnbs[flowGnb].rttSamples += 1
             }
         }
     }
@@ -359,7 +357,7 @@ public final class WindowAggregator {
             if t.packets > 0 {
                 var row = TunnelRow(dst: key.receiver, teid: key.teid, src: t.src,
                                     direction: t.direction == 1 ? "ul" : t.direction == 2 ? "dl" : nil,
-                                    gnbAddress: t.gnb >= 0 ? gnbs[t.gnb].window.gnbAddress : nil,
+                                    gnbAddress: t.gnb >= 0 ? gnbs[t.gnb].gnbAddress : nil,
                                     packets: t.packets, bytes: t.bytes, innerBytes: t.innerBytes, qfiMask: t.qfiMask,
                                     seqGapEvents: t.seqGapEvents, seqLost: t.seqLost, seqOutOfOrder: t.seqOutOfOrder)
                 if let tie = sessions.tie(receiver: key.receiver, teid: key.teid) {
@@ -371,14 +369,14 @@ public final class WindowAggregator {
                 }
                 if t.gnb >= 0 {
                     tunnelsPerGnb[t.gnb] += 1
-                    gnbs[t.gnb].window.seqGapEvents += t.seqGapEvents
-                    gnbs[t.gnb].window.seqLost += t.seqLost
+                    gnbs[t.gnb].seqGapEvents += t.seqGapEvents
+                    gnbs[t.gnb].seqLost += t.seqLost
                 }
                 batch.tunnels.append(row)
                 slot.pointee.resetCounters()
             }
         }
-        tunnels.removeAll { _, t in t.packets == 0 && t.lastSeen < idleBefore }
+        tunnels.removeAll { _, t in t.lastSeen < idleBefore }
 
         groupSamples()
         batch.flows.reserveCapacity(flows.count)
@@ -394,7 +392,7 @@ public final class WindowAggregator {
                     packetsAB: Int(f.packets[a]), packetsBA: Int(f.packets[1 - a]), bytesAB: f.bytes[a], bytesBA: f.bytes[1 - a],
                     retransmissions: Int(f.retransmissions), sequenceGaps: Int(f.sequenceGaps), rttSamples: Int(f.rttCount),
                     rttP50Ms: p50, rttP95Ms: p95,
-                    gnbAddress: f.gnb >= 0 ? gnbs[Int(f.gnb)].window.gnbAddress : nil, tunnelled: f.tunnelled))
+                    gnbAddress: f.gnb >= 0 ? gnbs[Int(f.gnb)].gnbAddress : nil, tunnelled: f.tunnelled))
             }
             slot.pointee.resetCounters()
         }
@@ -413,13 +411,13 @@ public final class WindowAggregator {
         }
 
         for g in gnbs.indices {
-            var w = gnbs[g].window
+            var w = gnbs[g]
             guard w.packetsUL + w.packetsDL + w.errorIndications > 0 || echoRTT[g] != nil else { continue }
             w.tunnels = tunnelsPerGnb[g]
             (w.rttP50Ms, w.rttP95Ms) = gnbPercentiles(g)
             if var echoes = echoRTT[g] { w.echoRttMs = percentiles(&echoes).p50 }
             batch.gnbs.append(w)
-            gnbs[g].window = GnbWindow(gnbAddress: w.gnbAddress)
+            gnbs[g] = GnbWindow(gnbAddress: w.gnbAddress)
         }
         samples.removeAll(keepingCapacity: true)
         ranSamples.removeAll(keepingCapacity: true)
@@ -651,10 +649,6 @@ struct FlowState {
 struct RTTSample {
     var ms: Float
     var group: Int32
-}
-
-struct GnbState {
-    var window: GnbWindow
 }
 
 struct EchoKey: Hashable {
