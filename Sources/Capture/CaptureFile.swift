@@ -47,7 +47,7 @@ public final class CaptureFile {
     public let path: String
     public let linkType: LinkType
     public let dlt: Int32
-    public private(set) var packets = 0
+    public internal(set) var packets = 0
     /// Set when reading stopped before the end of the file (truncated or corrupt record).
     public private(set) var stopError: CaptureError?
     private var handle: OpaquePointer?
@@ -135,9 +135,6 @@ public final class CaptureFile {
 
     /// The libpcap handle while the file is open (for the merge's tight loop).
     var rawHandle: OpaquePointer? { handle }
-
-    /// Records `packets` read through `read` by the merge.
-    func count(_ n: Int) { packets &+= n }
 
     /// Closes the file after a non-1 read code; records where and why when it was an error.
     @discardableResult

@@ -132,7 +132,7 @@ public final class CaptureStream {
         let entry = open[slot]
         packetsRead[entry.index] = entry.packets
         if let file = files.removeValue(forKey: entry.index) {
-            file.count(entry.packets - file.packets)
+            file.packets = entry.packets  // read through the handle by `advance`
             file.end(code)
             if let error = file.stopError { errors.append(error) }
         }

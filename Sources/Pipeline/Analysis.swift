@@ -203,7 +203,6 @@ public final class Analysis {
         return Outcome(summary: try stages.close(startedAt: startedAt, inputs: inputs, interrupted: StopSignal.isRequested),
                        unreadable: [])
     }
-
 }
 
 /// Windows → detector → sinks for one run: what every source loop hands its closed windows to.

@@ -115,9 +115,8 @@ public struct JSONLine {
     /// A nested object or array written by `body`.
     public mutating func field(_ name: StaticString, object body: (inout JSONLine) -> Void) {
         key(name)
-        var inner = JSONLine()
-        body(&inner)
-        buffer.append(inner.view)
+        // The body writes in place: its `open()` starts the nested object's own fields.
+        body(&self)
     }
 
     private mutating func null() { literal("null") }
