@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "nocturne", targets: ["nocturne"]),
-        .library(name: "NocturneKit", targets: ["Capture", "Decode", "Windows", "Detect", "Sinks", "Pipeline"]),
+        .library(name: "NocturneKit", targets: ["Capture", "Decode", "Telemetry", "Windows", "Detect", "Sinks", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -25,6 +25,10 @@ let package = Package(
             name: "CPcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // zlib from Debian's zlib1g-dev, for gzip-compressed PM files.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // RAN telemetry readers: PM XML, srsRAN metrics JSON, OAI MAC statistics, KPI tables.
+        .target(name: "Telemetry", dependencies: ["CZlib", .product(name: "Yams", package: "Yams")]),
         // Reads capture files and live interfaces; hands each record over in place.
         .target(name: "Capture", dependencies: ["CPcap", "Decode"], swiftSettings: hotPath),
         // Zero-copy protocol decoders and the PFCP session table. No dependencies.
@@ -32,9 +36,9 @@ let package = Package(
         // Per-window aggregation of decoded packets.
         // Tiny C helpers for what Swift cannot say (a cache prefetch).
         .target(name: "CNocturneShims"),
-        .target(name: "Windows", dependencies: ["Decode", "CNocturneShims"], swiftSettings: hotPath),
+        .target(name: "Windows", dependencies: ["Decode", "Telemetry", "CNocturneShims"], swiftSettings: hotPath),
         // The Detector interface, findings and the rules.
-        .target(name: "Detect", dependencies: ["Windows"]),
+        .target(name: "Detect", dependencies: ["Windows", "Telemetry"]),
         // Where rows and findings go: JSONL, Markdown report, SQLite.
         .target(name: "Sinks", dependencies: [
             "Windows", "Detect",
@@ -43,12 +47,12 @@ let package = Package(
         ]),
         // Jobs: sources → decode → windows → detect → sinks.
         .target(name: "Pipeline", dependencies: [
-            "Capture", "Decode", "Windows", "Detect", "Sinks",
+            "Capture", "Decode", "Telemetry", "Windows", "Detect", "Sinks",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotPath),
         .executableTarget(name: "nocturne", dependencies: [
-            "Pipeline",
+            "Pipeline", "Telemetry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -158,6 +158,9 @@ public struct DecodedPacket: Sendable {
     /// Byte range of a PFCP message in the buffer; empty when none.
     public var pfcpOffset = 0
     public var pfcpLength = 0
+    /// Byte range of a gNB metrics datagram (UDP to the metrics port); empty when none.
+    public var metricsOffset = 0
+    public var metricsLength = 0
     public var sctpChunks: UInt16 = 0
     /// The capture kept fewer bytes than were on the wire (snap length).
     public var snapCut = false
@@ -177,6 +180,7 @@ public struct DecodedPacket: Sendable {
         hasTCP = false
         pfcpOffset = 0
         pfcpLength = 0
+        metricsLength = 0
         sctpChunks = 0
         snapCut = false
         issue = nil

@@ -11,6 +11,8 @@ public struct PacketDecoder: Sendable {
     public var gtpPorts: [UInt16]
     /// UDP port of PFCP (N4).
     public var pfcpPort: UInt16 = 8805
+    /// UDP port of srsRAN gNB metrics datagrams (its default); 0 turns the check off.
+    public var metricsPort: UInt16 = 55555
     /// Recognise GTP-U G-PDUs on other ports by shape (version 1, type 255, exact length, and an
     /// IP packet inside whose length matches). Off by default: tshark does not do it either.
     public var gtpHeuristic: Bool = false
@@ -310,6 +312,9 @@ public struct PacketDecoder: Sendable {
             } else if depth == 0 && (ip.srcPort == pfcpPort || ip.dstPort == pfcpPort) {
                 p.pfcpOffset = payload
                 p.pfcpLength = max(0, min(payloadEnd, b.count) - payload)
+            } else if depth == 0 && ip.dstPort == metricsPort && metricsPort != 0 {
+                p.metricsOffset = payload
+                p.metricsLength = max(0, min(payloadEnd, b.count) - payload)
             }
         case 6:
             guard b.has(l4, 20) else { return fail(&p, .tcpTruncated) }

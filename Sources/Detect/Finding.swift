@@ -21,9 +21,12 @@ public struct Finding: Sendable, Equatable {
         public var gnb: String?
         public var gnbAddress: String?
         public var teid: UInt32?
+        /// The source's own name for the cell (PM measObjLdn, NCI, PCI).
+        public var ldn: String?
 
-        public init(cell: String? = nil, gnb: String? = nil, gnbAddress: String? = nil, teid: UInt32? = nil) {
+        public init(cell: String? = nil, gnb: String? = nil, gnbAddress: String? = nil, teid: UInt32? = nil, ldn: String? = nil) {
             self.cell = cell
+            self.ldn = ldn
             self.gnb = gnb
             self.gnbAddress = gnbAddress
             self.teid = teid

@@ -4,6 +4,7 @@ import Detect
 import Foundation
 import Logging
 import Sinks
+import Telemetry
 import Windows
 
 /// One run of the pipeline over capture files or a live interface.
@@ -19,6 +20,11 @@ public final class Analysis {
         public var progress: Progress.Mode = .off
         /// Live jobs stream findings as they open and resolve.
         public var streamFindings = false
+        /// RAN telemetry: vendor and KPI-table mappings, the start of logs without time, cell
+        /// configuration the data does not carry.
+        public var telemetry = TelemetrySources()
+        /// UDP port of srsRAN metrics datagrams inside captures.
+        public var metricsPort: UInt16 = 55555
 
         public init() {}
     }
@@ -91,6 +97,7 @@ public final class Analysis {
         }
         var unreadable = missing
         var captures: [String] = []
+        var telemetryFiles: [(String, InputKind)] = []
         let explicit = Set(paths)
         for file in files {
             let kind = CaptureInputs.kind(of: file)
@@ -104,14 +111,17 @@ public final class Analysis {
                 inputs.append(InputSummary(path: file, kind: "empty", bytes: 0, packets: 0, linkType: nil, problem: "empty file"))
                 if explicit.contains(file) { unreadable.append(file) }
             case let other?:
-                let problem = "not a pcap or pcapng capture (looks like \(other)); RAN telemetry inputs are not read by this version"
-                inputs.append(InputSummary(path: file, kind: "\(other)", bytes: 0, packets: 0, linkType: nil, problem: problem))
-                // Named on the command line it is an error; met in a folder it is skipped (and reported).
-                if explicit.contains(file) { unreadable.append(file) }
+                telemetryFiles.append((file, other))
             }
         }
         let stream = CaptureStream(paths: captures, filter: options.filter)
         let stages = try Stages(options, sinks: openSinks(startedAt: startedAt, inputs: paths))
+        for (file, kind) in telemetryFiles {
+            let (summary, fatal) = readTelemetry(file, sniffed: kind, into: stages)
+            inputs.append(summary)
+            // Named on the command line it is an error; met in a folder it is skipped (and reported).
+            if fatal && explicit.contains(file) { unreadable.append(file) }
+        }
         let aggregator = stages.aggregator
         let progress = Progress(mode: options.progress, totalBytes: stream.totalBytes)
 
@@ -119,6 +129,7 @@ public final class Analysis {
         var packet = CapturedPacket(timestamp: 0, wireLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0), source: 0)
         var decoded = DecodedPacket()
         var decoder = PacketDecoder(linkType: .ethernet, gtpPorts: options.gtpPorts, gtpHeuristic: options.gtpHeuristic)
+        decoder.metricsPort = options.metricsPort
         var currentSource = -1
         var count = 0
         var interrupted = false
@@ -128,6 +139,7 @@ public final class Analysis {
                 decoder.linkType = stream.sources[currentSource].linkType
             }
             decoder.decode(packet.bytes, wireLength: packet.wireLength, into: &decoded)
+            if decoded.metricsLength > 0 { stages.metricsDatagram(decoded, frame: packet.bytes) }
             if let batch = aggregator.add(decoded, frame: packet.bytes, timestamp: packet.timestamp, wireLength: packet.wireLength) {
                 try stages.deliver(batch)
             }
@@ -162,6 +174,31 @@ public final class Analysis {
                        unreadable: unreadable)
     }
 
+    /// Reads one telemetry input into the run; returns its summary and whether nothing could be
+    /// read from it at all.
+    func readTelemetry(_ file: String, sniffed: InputKind, into stages: Stages) -> (InputSummary, Bool) {
+        var st = stat()
+        let size = stat(file, &st) == 0 ? Int64(st.st_size) : 0
+        guard let read = options.telemetry.read(path: file) else {
+            let problem = "not a capture and no telemetry format nocturne reads (looks like \(sniffed); KPI tables need a mapping: --mapping FILE)"
+            return (InputSummary(path: file, kind: "\(sniffed)", bytes: size, packets: 0, linkType: nil, problem: problem), true)
+        }
+        for issue in read.issues.prefix(20) { logger.warning("\(issue)") }
+        if read.issues.count > 20 { logger.warning("\(file): \(read.issues.count - 20) more problems") }
+        stages.add(read.samples)
+        var problem: String?
+        if let fatal = read.fatal {
+            problem = fatal.description.hasPrefix(file) ? String(fatal.description.dropFirst(file.count + 2)) : fatal.description
+        } else if read.skipped > 0 {
+            let first = read.issues.first { $0.line != nil }.map { " (first: \($0.description.dropFirst(file.count + 1)))" } ?? ""
+            problem = "\(read.skipped) of \(read.records) records unreadable and left out\(first)"
+        } else if let cut = read.issues.first(where: { $0.reason.contains("read up to there") || $0.reason.contains("cut off") || $0.reason.contains("damaged") }) {
+            problem = String(cut.description.dropFirst(min(cut.description.count, file.count + 1)))
+        }
+        return (InputSummary(path: file, kind: read.kind, bytes: size, packets: read.records, linkType: nil, problem: problem),
+                read.fatal != nil && read.samples.isEmpty)
+    }
+
     /// Captures from a network interface until SIGINT/SIGTERM; windows close on the clock too,
     /// so a quiet link still produces its rows.
     public func runLive(interface: String, filter: String?, snapLength: Int32, promiscuous: Bool) throws -> Outcome {
@@ -173,7 +210,8 @@ public final class Analysis {
         let aggregator = stages.aggregator
         var packet = CapturedPacket(timestamp: 0, wireLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0), source: 0)
         var decoded = DecodedPacket()
-        let decoder = PacketDecoder(linkType: live.linkType, gtpPorts: options.gtpPorts, gtpHeuristic: options.gtpHeuristic)
+        var decoder = PacketDecoder(linkType: live.linkType, gtpPorts: options.gtpPorts, gtpHeuristic: options.gtpHeuristic)
+        decoder.metricsPort = options.metricsPort
         var packets = 0
         logger.info("capturing on \(interface); stop with Ctrl-C")
         loop: while !StopSignal.isRequested {
@@ -181,6 +219,7 @@ public final class Analysis {
             case .packet:
                 packets += 1
                 decoder.decode(packet.bytes, wireLength: packet.wireLength, into: &decoded)
+                if decoded.metricsLength > 0 { stages.metricsDatagram(decoded, frame: packet.bytes) }
                 if let batch = aggregator.add(decoded, frame: packet.bytes, timestamp: packet.timestamp, wireLength: packet.wireLength) {
                     try stages.deliver(batch)
                 }
@@ -213,12 +252,31 @@ final class Stages {
     private let options: Analysis.Options
     private var findings: [String: Finding] = [:]
     private var runTotals = RunTotals()
+    private var cellBuilder: CellWindowBuilder
+    private var radio: RadioRules
+    private var metrics: [IPAddress: SrsRANReader] = [:]
+    private var cellTotals: [CellTotals] = []
 
     init(_ options: Analysis.Options, sinks: [Sink]) {
         self.options = options
         self.sinks = sinks
         aggregator = WindowAggregator(windowLength: Int64(options.windowSeconds * 1e9))
         detector = TransportCongestionRule(config: options.rules.transport, runID: options.runID)
+        cellBuilder = CellWindowBuilder(windowLength: Int64(options.windowSeconds * 1e9), defaultConfig: options.telemetry.cellConfig)
+        radio = RadioRules(config: options.rules.radio, runID: options.runID)
+    }
+
+    func add(_ samples: [CellSample]) {
+        for s in samples { cellBuilder.add(s) }
+    }
+
+    /// A srsRAN metrics datagram seen in the user-plane input: the sender names the gNB.
+    func metricsDatagram(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        let payload = UnsafeRawBufferPointer(rebasing: frame[p.metricsOffset..<(p.metricsOffset + p.metricsLength)])
+        guard payload.first == UInt8(ascii: "{") else { return }
+        var reader = metrics[p.outer.src] ?? SrsRANReader(gnb: "gnb-\(p.outer.src)", config: options.telemetry.cellConfig)
+        if case .samples(let samples) = reader.ingest(payload) { add(samples) }
+        metrics[p.outer.src] = reader
     }
 
     /// A closed window: detect, then write the window and the findings it opened or resolved.
@@ -238,12 +296,26 @@ final class Stages {
         let closing = describe(detector.finish())
         for s in sinks { try s.write(closing) }
         record(closing)
+
+        // RAN telemetry: cell windows in time order, judged by the radio rules.
+        let windows = cellBuilder.finish()
+        guard !windows.isEmpty else { return }
+        var events: [FindingEvent] = []
+        for w in windows { events += radio.observe(w) }
+        events += radio.finish()
+        events = describe(events)
+        for s in sinks {
+            try s.write(windows)
+            try s.write(events)
+        }
+        record(events)
+        cellTotals = CellTotals.of(windows)
     }
 
     /// Writes the run summary to every sink and returns it.
     func close(startedAt: Int64, inputs: [InputSummary], interrupted: Bool) throws -> RunSummary {
         let totals = aggregator.totals
-        let summary = RunSummary(
+        var summary = RunSummary(
             runID: options.runID, startedAt: startedAt, finishedAt: Analysis.wallClock(),
             windowSeconds: options.windowSeconds, detector: detector.name, inputs: inputs, totals: totals,
             firstPacket: totals.packets > 0 ? aggregator.firstTimestamp : nil,
@@ -252,6 +324,7 @@ final class Stages {
             runTotals: runTotals,
             sessions: aggregator.sessions.sessions.count,
             tunnelsTied: aggregator.sessions.tunnels.count)
+        summary.cells = cellTotals
         for s in sinks { try s.close(summary) }
         return summary
     }

@@ -34,6 +34,7 @@ public struct Job: Sendable {
 /// The rules file (`pipelines/rules/default.yaml`).
 public struct RulesConfig: Sendable, Equatable {
     public var transport = TransportRuleConfig()
+    public var radio = RadioRuleConfig()
     public init() {}
 }
 
@@ -135,7 +136,8 @@ public enum JobLoader {
         guard let root = node.mapping else {
             throw JobError(file: path, line: line(node), key: nil, message: "a rules file is a mapping of finding class to thresholds")
         }
-        try allow(root, ["transport_congestion", "prb_saturation", "low_spectral_efficiency", "uplink_interference"], path, at: nil)
+        try allow(root, ["transport_congestion", "prb_saturation", "low_spectral_efficiency", "uplink_interference", "radio_episodes"],
+                  path, at: nil)
         var rules = RulesConfig()
         if let t = root["transport_congestion"] {
             guard let m = t.mapping else { throw JobError(file: path, line: line(t), key: "transport_congestion", message: "expected a mapping") }
@@ -152,6 +154,35 @@ public enum JobLoader {
                 rules.transport = try YAMLDecoder().decode(TransportRuleConfig.self, from: t)
             } catch {
                 throw JobError(file: path, line: line(t), key: "transport_congestion", message: "\(error)")
+            }
+        }
+        // The radio classes: each section names its own thresholds; `radio_episodes` the shared
+        // persistence and baseline settings. They decode into one flat configuration.
+        let radioKeys: [(String, [String])] = [
+            ("prb_saturation", ["prb_util_pct", "prb_util_alone_pct", "ue_thp_floor_mbps", "ue_thp_drop_factor"]),
+            ("low_spectral_efficiency", ["se_used_floor_bps_hz", "mcs_se_floor_bps_hz", "cqi_mean_floor", "bler_dl_pct",
+                                         "se_drop_factor", "min_cell_thp_mbps"]),
+            ("uplink_interference", ["ul_ni_dbm_per_prb_15khz", "ul_ni_rise_db", "pusch_sinr_floor_db", "sinr_drop_db",
+                                     "min_power_headroom_db"]),
+            ("radio_episodes", ["min_windows", "clear_windows", "warmup_windows", "baseline_windows", "restart_holdoff_windows"]),
+        ]
+        var flat: [(Node, Node)] = []
+        for (section, known) in radioKeys {
+            guard let t = root[section] else { continue }
+            guard let m = t.mapping else { throw JobError(file: path, line: line(t), key: section, message: "expected a mapping") }
+            try allow(m, known, path, at: section)
+            for (k, v) in m {
+                guard v.float != nil || v.int != nil else {
+                    throw JobError(file: path, line: line(v), key: "\(section).\(k.string ?? "")", message: "expected a number")
+                }
+                flat.append((k, v))
+            }
+        }
+        if !flat.isEmpty {
+            do {
+                rules.radio = try YAMLDecoder().decode(RadioRuleConfig.self, from: Node.mapping(Node.Mapping(flat)))
+            } catch {
+                throw JobError(file: path, line: nil, key: "radio rules", message: "\(error)")
             }
         }
         return rules

@@ -101,6 +101,35 @@ public final class JSONLSink: Sink {
         try gnbs.write(line)
     }
 
+    public func write(_ windows: [CellWindow]) throws {
+        line.reset()
+        for w in windows {
+            line.open()
+            line.field("window_start", time: w.start)
+            line.field("window_end", time: w.end)
+            line.field("window_s", w.seconds)
+            line.field("cell", w.cell.name)
+            line.field("gnb", w.cell.gnb)
+            line.field("ldn", w.cell.ldn)
+            line.field("source", w.source)
+            if w.relativeTime { line.field("time_basis", "relative") }
+            if w.suspect { line.field("suspect", true) }
+            for (k, v) in w.orderedValues { line.field(k, v) }
+            if !w.insufficientSamples.isEmpty { line.field("insufficient_samples", strings: w.insufficientSamples) }
+            if !w.vendor.isEmpty {
+                line.field("vendor") { o in
+                    o.open()
+                    for (k, v) in w.vendor.sorted(by: { $0.key < $1.key }) {
+                        if v.count == 1 { o.field(k, v[0].isNaN ? nil : v[0]) } else { o.field(k, doubles: v) }
+                    }
+                    o.close()
+                }
+            }
+            line.close(); line.newline()
+        }
+        try cells.write(line)
+    }
+
     public func write(_ events: [FindingEvent]) throws {
         guard streamFindings else { return }
         line.reset()
@@ -135,6 +164,7 @@ public enum FindingJSON {
             s.open()
             if let cell = f.scope.cell { s.field("cell", cell) }
             if let gnb = f.scope.gnb { s.field("gnb", gnb) }
+            if let ldn = f.scope.ldn { s.field("ldn", ldn) }
             if let address = f.scope.gnbAddress { s.field("gnb_address", address) }
             if let teid = f.scope.teid { s.field("teid", Int(teid)) }
             s.close()

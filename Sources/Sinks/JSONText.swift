@@ -33,6 +33,31 @@ public struct JSONLine {
         buffer.append(UInt8(ascii: ":"))
     }
 
+    /// A key known only at run time (KPI and vendor counter names), escaped like any string.
+    private mutating func key(_ name: String) {
+        if !first { buffer.append(UInt8(ascii: ",")) }
+        first = false
+        string(name)
+        buffer.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func field(_ name: String, _ value: Double?) {
+        key(name)
+        guard let value, value.isFinite else { return null() }
+        number(value)
+    }
+
+    /// An array of numbers; NaN (a missing element) is written as null.
+    public mutating func field(_ name: String, doubles: [Double]) {
+        key(name)
+        buffer.append(UInt8(ascii: "["))
+        for (i, v) in doubles.enumerated() {
+            if i > 0 { buffer.append(UInt8(ascii: ",")) }
+            if v.isFinite { number(v) } else { null() }
+        }
+        buffer.append(UInt8(ascii: "]"))
+    }
+
     /// Appends fields rendered once for many rows (e.g. a window's bounds), without braces.
     public mutating func fields(_ rendered: [UInt8]) {
         if !first { buffer.append(UInt8(ascii: ",")) }

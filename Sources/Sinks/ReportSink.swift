@@ -22,7 +22,7 @@ public final class ReportSink: Sink {
         }
         md += "- windows of \(fmt(s.windowSeconds)) s: \(s.totals.windows); detector `\(s.detector)`\n\n"
 
-        md += "## Inputs\n\n| file | kind | link type | bytes | packets | problem |\n|---|---|---|---:|---:|---|\n"
+        md += "## Inputs\n\n| file | kind | link type | bytes | packets / records | problem |\n|---|---|---|---:|---:|---|\n"
         for i in s.inputs {
             md += "| `\(i.path)` | \(i.kind) | \(i.linkType ?? "–") | \(i.bytes) | \(i.packets) | \(i.problem ?? "–") |\n"
         }
@@ -57,6 +57,17 @@ public final class ReportSink: Sink {
             }
             md += "\n"
             for f in s.findings where !f.summary.isEmpty { md += "- **\(f.id)**: \(f.summary)\n" }
+        }
+
+        if !s.cells.isEmpty {
+            md += "\n## Cells (RAN telemetry)\n\n"
+            md += "| cell | source | windows | suspect | from | to | max PRB util DL % | mean cell thp DL Mbit/s | mean CQI | mean DL MCS |\n"
+            md += "|---|---|---:|---:|---|---|---:|---:|---:|---:|\n"
+            for c in s.cells.prefix(50) {
+                let rel = c.relativeTime ? " (relative)" : ""
+                md += "| \(c.cell) | \(c.sources.joined(separator: ", ")) | \(c.windows) | \(c.suspectWindows) | \(RFC3339.format(c.first))\(rel) | \(RFC3339.format(c.last)) | \(c.prbUtilDlMaxPct.map(fmt) ?? "–") | \(c.cellThpDlMeanMbps.map(fmt) ?? "–") | \(c.cqiMean.map(fmt) ?? "–") | \(c.mcsDlMean.map(fmt) ?? "–") |\n"
+            }
+            if s.cells.count > 50 { md += "\n\(s.cells.count - 50) more cells in cells.jsonl.\n" }
         }
 
         md += "\n## Top gNBs (by user-plane bytes)\n\n"

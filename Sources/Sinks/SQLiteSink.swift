@@ -69,7 +69,43 @@ public final class SQLiteSink: Sink {
                     PRIMARY KEY (run_id, id));
                 """)
         }
+        m.registerMigration("v2") { db in
+            // Per-cell KPI windows from RAN telemetry: the common KPIs as columns, every KPI
+            // (and vendor counter) in `kpis` as a JSON object.
+            try db.execute(sql: """
+                CREATE TABLE cell_windows (
+                    run_id TEXT NOT NULL REFERENCES runs(id), window_start TEXT NOT NULL, window_end TEXT NOT NULL,
+                    window_s REAL NOT NULL, cell TEXT NOT NULL, gnb TEXT NOT NULL, ldn TEXT, source TEXT NOT NULL,
+                    time_basis TEXT NOT NULL, suspect INTEGER NOT NULL, prb_util_dl_pct REAL, prb_util_ul_pct REAL,
+                    cell_thp_dl_mbps REAL, ue_thp_dl_mbps REAL, se_dl_bps_hz REAL, cqi_mean REAL, mcs_dl_mean REAL,
+                    bler_dl_pct REAL, ul_ni_dbm_per_prb REAL, pusch_sinr_db REAL, kpis TEXT NOT NULL);
+                """)
+        }
         return m
+    }
+
+    public func write(_ windows: [CellWindow]) throws {
+        let run = runID
+        try db.write { db in
+            let r = try Rows(db, "INSERT INTO cell_windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            var json = JSONLine()
+            for w in windows {
+                r.text(run); r.text(RFC3339.format(w.start)); r.text(RFC3339.format(w.end)); r.double(w.seconds)
+                r.text(w.cell.name); r.text(w.cell.gnb); r.text(w.cell.ldn); r.text(w.source)
+                r.text(w.relativeTime ? "relative" : "absolute"); r.int(w.suspect ? 1 : 0)
+                for k in ["prb_util_dl_pct", "prb_util_ul_pct", "cell_thp_dl_mbps", "ue_thp_dl_mbps", "se_dl_bps_hz", "cqi_mean",
+                          "mcs_dl_mean", "bler_dl_pct", "ul_ni_dbm_per_prb", "pusch_sinr_db"] {
+                    r.double(w[k])
+                }
+                json.reset()
+                json.open()
+                for (k, v) in w.orderedValues { json.field(k, v) }
+                for (k, v) in w.vendor.sorted(by: { $0.key < $1.key }) { json.field(k, doubles: v) }
+                json.close()
+                r.text(String(decoding: json.bytes, as: UTF8.self))
+                try r.step()
+            }
+        }
     }
 
     public func write(_ batch: WindowBatch) throws {

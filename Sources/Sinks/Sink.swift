@@ -11,11 +11,17 @@ public protocol Sink: AnyObject {
     func write(_ batch: WindowBatch) throws
     /// Findings as they open and resolve. Batch sinks keep the final state only.
     func write(_ events: [FindingEvent]) throws
+    /// Per-cell KPI windows from RAN telemetry.
+    func write(_ cells: [CellWindow]) throws
     /// End of the run: flush and record the summary.
     func close(_ summary: RunSummary) throws
 }
 
 /// One input as the run saw it.
+extension Sink {
+    public func write(_ cells: [CellWindow]) throws {}
+}
+
 public struct InputSummary: Sendable {
     public var path: String
     public var kind: String
@@ -52,6 +58,8 @@ public struct RunSummary: Sendable {
     public var runTotals: RunTotals
     public var sessions: Int
     public var tunnelsTied: Int
+    /// Per-cell totals of the RAN telemetry read.
+    public var cells: [CellTotals] = []
 
     public init(runID: String, startedAt: Int64, finishedAt: Int64, windowSeconds: Double, detector: String,
                 inputs: [InputSummary], totals: DecodeTotals, firstPacket: Int64?, lastPacket: Int64?,
@@ -113,4 +121,52 @@ final class OutputFile {
     }
 
     deinit { if let file { fclose(file) } }
+}
+
+/// A cell over the whole run, for the report.
+public struct CellTotals: Sendable {
+    public var cell: String
+    public var sources: [String]
+    public var windows: Int
+    public var suspectWindows: Int
+    public var first: Int64
+    public var last: Int64
+    public var relativeTime: Bool
+    public var prbUtilDlMaxPct: Double?
+    public var cellThpDlMeanMbps: Double?
+    public var cqiMean: Double?
+    public var mcsDlMean: Double?
+
+    public init(cell: String, sources: [String], windows: Int, suspectWindows: Int, first: Int64, last: Int64, relativeTime: Bool,
+                prbUtilDlMaxPct: Double?, cellThpDlMeanMbps: Double?, cqiMean: Double?, mcsDlMean: Double?) {
+        self.cell = cell
+        self.sources = sources
+        self.windows = windows
+        self.suspectWindows = suspectWindows
+        self.first = first
+        self.last = last
+        self.relativeTime = relativeTime
+        self.prbUtilDlMaxPct = prbUtilDlMaxPct
+        self.cellThpDlMeanMbps = cellThpDlMeanMbps
+        self.cqiMean = cqiMean
+        self.mcsDlMean = mcsDlMean
+    }
+
+    /// Totals per cell over a run's windows, in cell order.
+    public static func of(_ windows: [CellWindow]) -> [CellTotals] {
+        var by: [String: [CellWindow]] = [:]
+        for w in windows { by[w.cell.name, default: []].append(w) }
+        return by.keys.sorted().map { name in
+            let ws = by[name]!
+            func mean(_ k: String) -> Double? {
+                let v = ws.compactMap { $0[k] }
+                return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
+            }
+            let util = ws.compactMap { $0["prb_util_dl_pct"] ?? $0["prb_util_dl_est_pct"] }
+            return CellTotals(cell: name, sources: Array(Set(ws.map(\.source))).sorted(), windows: ws.count,
+                              suspectWindows: ws.filter(\.suspect).count, first: ws.map(\.start).min()!, last: ws.map(\.end).max()!,
+                              relativeTime: ws.contains { $0.relativeTime }, prbUtilDlMaxPct: util.max(),
+                              cellThpDlMeanMbps: mean("cell_thp_dl_mbps"), cqiMean: mean("cqi_mean"), mcsDlMean: mean("mcs_dl_mean"))
+        }
+    }
 }

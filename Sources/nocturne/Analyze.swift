@@ -1,6 +1,8 @@
 import ArgumentParser
+import Foundation
 import Pipeline
 import Sinks
+import Telemetry
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
@@ -8,14 +10,21 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Analyse captures: decode, window, detect, write findings and a report.",
+        abstract: "Analyse captures and RAN telemetry: decode, window, detect, write findings and a report.",
         discussion: """
-            PATH may be a pcap or pcapng file, a directory (read recursively) or a quoted glob
-            such as 'archive/n3/*.pcapng' or 'archive/**/*.pcap'. Several files are read as one
-            time-ordered stream, so a flow that spans files is one flow.
+            PATH may be a file, a directory (read recursively) or a quoted glob such as
+            'archive/n3/*.pcapng' or 'pm/**/*.xml.gz'. Inputs are recognised by their content:
+              - pcap/pcapng captures (several files are one time-ordered stream; srsRAN metrics
+                datagrams inside them, UDP to --metrics-port, are read too);
+              - TS 32.435 / TS 28.532 PM XML files, plain or gzip;
+              - srsRAN gNB metrics JSON (UDP datagram or WebSocket reports, one per line);
+              - OpenAirInterface gNB logs or nrMAC_stats.log (placed in time from --start or
+                an iPerf JSON beside the log);
+              - KPI tables (CSV or JSON Lines) that a mapping file describes (--mapping; the
+                files in pipelines/mappings/ are tried when present).
 
-            Writes findings.jsonl, conversations.jsonl, tunnels.jsonl, flows.jsonl, gnbs.jsonl,
-            report.md and nocturne.sqlite into --out (default nocturne-out/<run-id>/).
+            Writes findings.jsonl, cells.jsonl, conversations.jsonl, tunnels.jsonl, flows.jsonl,
+            gnbs.jsonl, report.md and nocturne.sqlite into --out (default nocturne-out/<run-id>/).
 
             Exit status: 0 done (findings or not), 1 an input could not be read at all,
             2 usage or configuration error.
@@ -54,6 +63,24 @@ struct Analyze: ParsableCommand {
     @Flag(help: "Put the interface in promiscuous mode for live capture.")
     var promiscuous = false
 
+    @Option(help: "Start time of logs that carry none (OAI), RFC 3339, e.g. 2026-11-29T05:00:00Z.")
+    var start: String?
+
+    @Option(name: .customLong("mapping"), help: "KPI-table mapping file (repeatable); see docs/telemetry.md.")
+    var mappings: [String] = []
+
+    @Option(help: "Vendor-counter mapping file adding to the built-in one; see docs/telemetry.md.")
+    var vendorMapping: String?
+
+    @Option(help: "Carrier bandwidth in MHz of cells whose data does not say (for N_RB, SE and peak rate).")
+    var bandwidthMhz: Double?
+
+    @Option(help: "Subcarrier spacing in kHz of cells whose data does not say (15, 30, 60, 120).")
+    var scsKhz: Int?
+
+    @Option(help: "UDP port of srsRAN metrics datagrams inside captures.")
+    var metricsPort: UInt16 = 55555
+
     @Option(help: "Run id to use instead of one made from the clock.")
     var runID: String?
 
@@ -74,6 +101,12 @@ struct Analyze: ParsableCommand {
             throw ValidationError("--window \(window): not a duration; write e.g. 10s, 1m or 500ms")
         }
         _ = seconds
+        if let start, TelemetryTime.parse(Substring(start)) == nil {
+            throw ValidationError("--start \(start): not a date and time; write e.g. 2026-11-29T05:00:00Z")
+        }
+        if let scsKhz, ![15, 30, 60, 120].contains(scsKhz) {
+            throw ValidationError("--scs-khz \(scsKhz): NR subcarrier spacing is 15, 30, 60 or 120 kHz")
+        }
         if detector != "rules" {
             throw ValidationError("--detector \(detector): only `rules` is available in this version")
         }
@@ -92,6 +125,13 @@ struct Analyze: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        do {
+            options.telemetry = try telemetrySources()
+        } catch {
+            printError("nocturne: \(error)")
+            throw ExitCode(2)
+        }
+        options.metricsPort = metricsPort
         if let runID { options.runID = runID }
         let directory = out ?? "nocturne-out/\(options.runID)"
         options.sinks = [.jsonl(directory: directory), .sqlite(path: directory + "/nocturne.sqlite"),
@@ -105,6 +145,31 @@ struct Analyze: ParsableCommand {
             }
             return try analysis.run(paths: paths)
         }
+    }
+}
+
+extension Analyze {
+    /// Mappings and cell configuration from the options; the shipped mappings when none is named.
+    func telemetrySources() throws -> TelemetrySources {
+        var t = TelemetrySources()
+        t.start = start.flatMap { TelemetryTime.parse(Substring($0))?.ns }
+        var files = mappings
+        if files.isEmpty {
+            let dir = "pipelines/mappings"
+            files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+                .filter { $0.hasSuffix(".yaml") && !$0.hasPrefix("vendor") }.sorted().map { dir + "/" + $0 }
+        }
+        for f in files { t.tableMappings.append((f, try KpiTableMapping.load(path: f))) }
+        if let v = vendorMapping {
+            guard let text = try? String(contentsOfFile: v, encoding: .utf8) else {
+                throw TelemetryIssue(path: v, line: nil, reason: "cannot read the vendor mapping")
+            }
+            t.vendorMapping = VendorMapping.default.merged(with: try VendorMapping.parse(text, path: v))
+        }
+        if let bw = bandwidthMhz { t.cellConfig.bwMHz = bw }
+        if let scs = scsKhz { t.cellConfig.scsKHz = scs }
+        if let bw = bandwidthMhz, let scs = scsKhz { t.cellConfig.nRB = CarrierTables.nRB(bandwidthMHz: bw, scsKHz: scs) }
+        return t
     }
 }
 
@@ -132,10 +197,13 @@ func execute(options: Analysis.Options, directory: String?, format: OutputFormat
 
 func printText(_ s: RunSummary, directory: String?) {
     let t = s.totals
-    let read = s.inputs.filter { ($0.kind == "capture" || $0.kind == "interface") && $0.packets > 0 }.count
+    let read = s.inputs.filter { $0.kind != "missing" && $0.kind != "empty" && $0.packets > 0 }.count
     print("nocturne \(s.runID): \(read) input\(read == 1 ? "" : "s") read, \(t.packets) packets, \(t.bytes) bytes, "
           + "\(t.windows) windows of \(Int(s.windowSeconds)) s, \(t.gtpGPDUs) GTP-U G-PDUs, \(s.sessions) PFCP sessions, "
           + "\(t.malformed) malformed" + (s.interrupted ? " (interrupted)" : ""))
+    if !s.cells.isEmpty {
+        print("cells: \(s.cells.count) from RAN telemetry, \(s.cells.reduce(0) { $0 + $1.windows }) cell windows")
+    }
     print("findings: \(s.findings.count)")
     for f in s.findings {
         let scope = f.scope.cell ?? f.scope.gnb ?? f.scope.gnbAddress ?? "?"
@@ -144,7 +212,7 @@ func printText(_ s: RunSummary, directory: String?) {
     }
     if let directory {
         print("report: \(directory)/report.md")
-        print("outputs: \(directory)/ (findings.jsonl, conversations.jsonl, tunnels.jsonl, flows.jsonl, gnbs.jsonl, nocturne.sqlite)")
+        print("outputs: \(directory)/ (findings.jsonl, cells.jsonl, conversations.jsonl, tunnels.jsonl, flows.jsonl, gnbs.jsonl, nocturne.sqlite)")
     }
 }
 

@@ -1,0 +1,336 @@
+/// OpenAirInterface nr-softmodem MAC statistics (`dump_mac_stats`) from a gNB console log or
+/// the `nrMAC_stats.log` snapshot: every v2.0 … 2025 line variant, ANSI colours and `\r`
+/// tolerated, fields read token by token so that new fields do not break the reader.
+///
+/// A dump (`Frame.Slot f.s`, every 128 frames = 1.28 s) becomes one sample per cell. The
+/// counters are cumulative per UE, so a sample holds the differences to the UE's previous dump;
+/// a UE whose counters go backwards was re-created and starts again. The log carries no
+/// absolute time: dumps are placed at `start + k × 1.28 s` (`relativeTime`).
+public struct OAILogReader {
+    public static let dumpPeriod: Int64 = 1_280_000_000
+
+    /// Where the first dump is placed, in ns since the epoch.
+    public var start: Int64?
+
+    public init(start: Int64? = nil) {
+        self.start = start
+    }
+
+    /// True when the text looks like an OAI gNB log or stats file.
+    public static func recognises(_ head: Substring) -> Bool {
+        head.contains("[NR_MAC]") || head.contains("[GNB_APP]") || head.contains("[NR_PHY]")
+            || (head.contains("UE RNTI ") && head.contains("dlsch_rounds"))
+    }
+
+    struct UECounters {
+        var dlTx = 0.0, dlErr = 0.0, dlNack = 0.0, ulTx = 0.0, ulErr = 0.0, ulNack = 0.0
+        var macTx = 0.0, macRx = 0.0, cceFail = 0.0
+    }
+
+    struct UELine {
+        var rnti = ""
+        var counters = UECounters()
+        var hasMac = false
+        var mcsDl: Int?, mcsDlTable = 0, mcsUl: Int?
+        var blerDl: Double?, blerUl: Double?
+        var cqi: Double?, rank: Double?, rsrp: Double?, snr: Double?, ph: Double?
+        var goodputDl: Double?, goodputUl: Double?
+    }
+
+    public func read(path: String) -> TelemetryRead {
+        var result = TelemetryRead(kind: "oai-log")
+        guard let input = InputBytes.read(path) else {
+            result.fatal = TelemetryIssue(path: path, line: nil, reason: "cannot open")
+            return result
+        }
+        read(bytes: input.bytes, path: path, into: &result)
+        if let p = input.problem { result.issues.append(TelemetryIssue(path: path, line: nil, reason: p)) }
+        return result
+    }
+
+    public func read(bytes: [UInt8], path: String, into result: inout TelemetryRead) {
+        var config = CellConfig()
+        var tdd = false
+        var slotKinds: [Int: String] = [:]
+        var nci: String?
+        var gnbID: String?
+        var dumps: [[UELine]] = []
+        var current: [String: UELine]?
+        var order: [String] = []
+        var lineNumber = 0
+
+        func closeDump() {
+            if let c = current { dumps.append(order.compactMap { c[$0] }) }
+            current = nil
+            order = []
+        }
+
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            lineNumber += 1
+            let (line, prefixed) = Self.clean(bytes[lineStart..<lineEnd])
+            lineStart = lineEnd + 1
+            guard !line.isEmpty else { continue }
+
+            if line.contains("Frame.Slot") {
+                closeDump()
+                current = [:]
+                continue
+            }
+            // Statistics lines follow the dump header without a log prefix; "[NR_MAC] UE …"
+            // lines are ordinary log messages.
+            if !prefixed && line.hasPrefix("UE ") {
+                if current == nil { current = [:] } // the stats-file snapshot has no header
+                var rest = line.dropFirst(3)
+                if rest.hasPrefix("RNTI ") { rest = rest.dropFirst(5) }
+                let rnti = String(rest.prefix { $0.isHexDigit })
+                guard rnti.count == 4 else {
+                    result.skipped += 1
+                    result.issues.append(TelemetryIssue(path: path, line: lineNumber, field: "RNTI", reason: "not a 4-digit hex RNTI"))
+                    continue
+                }
+                result.records += 1
+                if current![rnti] == nil { order.append(rnti) }
+                var ue = current![rnti] ?? UELine(rnti: rnti)
+                if !Self.parse(line, into: &ue) {
+                    result.skipped += 1
+                    result.issues.append(TelemetryIssue(path: path, line: lineNumber, field: Self.fieldName(line),
+                                                        reason: "unreadable MAC statistics line"))
+                }
+                current![rnti] = ue
+                continue
+            }
+            // Configuration lines (before the first dump, normally).
+            if let v = Self.number(after: "N_RB_DL ", in: line) ?? Self.number(after: "fp->N_RB_DL=", in: line)
+                ?? Self.number(after: "DLBW ", in: line) { config.nRB = Int(v) }
+            if let v = Self.number(after: "fp->scs=", in: line) { config.scsKHz = Int(v / 1000) }
+            if let v = Self.number(after: "numerology_index=", in: line) ?? Self.number(after: "frame parms for mu ", in: line),
+               config.scsKHz == nil { config.scsKHz = 15 << Int(v) }
+            if let v = Self.number(after: "NB_TX ", in: line) ?? Self.number(after: "Set TX antenna number to ", in: line) {
+                config.layersDl = min(4, max(1, Int(v)))
+            }
+            if line.contains("for TDD") { tdd = true }
+            if line.contains("TDD period configuration: slot "), let slot = Self.number(after: "slot ", in: line) {
+                if line.contains("is DOWNLINK") { slotKinds[Int(slot)] = String(repeating: "D", count: 14) }
+                else if line.contains("is UPLINK") { slotKinds[Int(slot)] = String(repeating: "U", count: 14) }
+                else if let colon = line.range(of: "FLEXIBLE: ") { slotKinds[Int(slot)] = String(line[colon.upperBound...].prefix(14)) }
+            }
+            if line.contains("F1AP:"), let v = Self.number(after: "cellID ", in: line) { nci = String(UInt64(v), radix: 16) }
+            if line.contains("F1AP:"), let v = Self.number(after: "gNB_DU_id ", in: line) { gnbID = String(Int(v)) }
+        }
+        closeDump()
+
+        if dumps.isEmpty {
+            if result.records == 0 {
+                result.fatal = TelemetryIssue(path: path, line: nil, reason: "no OAI MAC statistics (no 'Frame.Slot' dump and no 'UE RNTI' lines)")
+            }
+            return
+        }
+        // Configuration: TDD share from the slot pattern, else OAI's default 7D/1S/2U for TDD.
+        if !slotKinds.isEmpty {
+            let symbols = slotKinds.values.joined()
+            config.dlShare = Double(symbols.filter { $0 == "D" }.count) / Double(slotKinds.count * 14)
+        } else {
+            config.dlShare = tdd ? 104.0 / 140.0 : 1.0
+        }
+        if config.scsKHz == nil, let n = config.nRB { config.scsKHz = CarrierTables.onlySCS(forNRB: n) }
+        if let n = config.nRB, let scs = config.scsKHz { config.bwMHz = CarrierTables.bandwidthMHz(nRB: n, scsKHz: scs) }
+        let cell = CellID(gnb: gnbID.map { "gnb-\($0)" } ?? "oai-gnb", cell: nci.map { "nci-\($0)" } ?? "nci-unknown",
+                          ldn: nci.map { "nci=\($0)" } ?? path)
+        let origin = start ?? 0
+        if start == nil {
+            result.issues.append(TelemetryIssue(path: path, line: nil, reason: "no start time (give --start or keep the iPerf JSON beside the log); dumps placed from 1970-01-01"))
+        }
+
+        var previous: [String: UECounters] = [:]
+        let seconds = Double(Self.dumpPeriod) / 1e9
+        for (k, ues) in dumps.enumerated() {
+            var s = CellSample(cell: cell, start: origin + Int64(k) * Self.dumpPeriod, end: origin + Int64(k + 1) * Self.dumpPeriod,
+                               source: "oai-log", native: false, relativeTime: true)
+            s.config = config
+            s.values[.ues] = Double(ues.count)
+            var dlBits = 0.0, ulBits = 0.0, haveDl = false, haveUl = false
+            var tbDl = 0.0, errDl = 0.0, tbUl = 0.0, errUl = 0.0, cce = 0.0
+            var mcsDl = (sum: 0.0, w: 0.0), mcsUl = (sum: 0.0, w: 0.0)
+            var levels: [Kpi: (sum: Double, n: Double)] = [:]
+            for ue in ues {
+                let before = previous[ue.rnti]
+                previous[ue.rnti] = ue.counters
+                // Without an earlier dump (or after a reset) there is no difference to take.
+                guard let b = before, ue.counters.dlTx >= b.dlTx, ue.counters.ulTx >= b.ulTx, ue.counters.macTx >= b.macTx else {
+                    continue
+                }
+                let dTb = ue.counters.dlTx - b.dlTx, dTbUl = ue.counters.ulTx - b.ulTx
+                tbDl += dTb
+                errDl += max(0, ue.counters.dlNack - b.dlNack)
+                tbUl += dTbUl
+                errUl += max(0, ue.counters.ulNack - b.ulNack)
+                cce += max(0, ue.counters.cceFail - b.cceFail)
+                if ue.hasMac {
+                    dlBits += (ue.counters.macTx - b.macTx) * 8
+                    ulBits += max(0, ue.counters.macRx - b.macRx) * 8
+                    haveDl = true; haveUl = true
+                } else {
+                    if let g = ue.goodputDl { dlBits += g * 1e6 * seconds; haveDl = true }
+                    if let g = ue.goodputUl { ulBits += g * 1e6 * seconds; haveUl = true }
+                }
+                if let m = ue.mcsDl, dTb > 0 {
+                    mcsDl.sum += Double(m) * dTb; mcsDl.w += dTb
+                    s.addToDistribution(.mcsDl, table: ue.mcsDlTable + 1, index: min(m, 31), count: dTb)
+                }
+                if let m = ue.mcsUl, dTbUl > 0 { mcsUl.sum += Double(m) * dTbUl; mcsUl.w += dTbUl }
+                for (kpi, v) in [(Kpi.cqiMean, ue.cqi), (.rankDl, ue.rank), (.rsrpDbm, ue.rsrp), (.puschSinrDb, ue.snr), (.powerHeadroomDb, ue.ph)] {
+                    if let v { levels[kpi, default: (0, 0)].sum += v; levels[kpi, default: (0, 0)].n += 1 }
+                }
+                if let v = ue.blerDl { levels[.blerDlPct, default: (0, 0)].sum += v * 100; levels[.blerDlPct, default: (0, 0)].n += 1 }
+                if let v = ue.blerUl { levels[.blerUlPct, default: (0, 0)].sum += v * 100; levels[.blerUlPct, default: (0, 0)].n += 1 }
+            }
+            if haveDl { s.values[.cellThpDlMbps] = dlBits / seconds / 1e6 }
+            if haveUl { s.values[.cellThpUlMbps] = ulBits / seconds / 1e6 }
+            if k > 0 {
+                s.values[.tbDl] = tbDl; s.values[.tbErrDl] = errDl
+                s.values[.tbUl] = tbUl; s.values[.tbErrUl] = errUl
+                s.values[.pdcchFailures] = cce
+            }
+            if mcsDl.w > 0 { s.values[.mcsDlMean] = mcsDl.sum / mcsDl.w }
+            if mcsUl.w > 0 { s.values[.mcsUlMean] = mcsUl.sum / mcsUl.w }
+            for (kpi, a) in levels where a.n > 0 { s.values[kpi] = a.sum / a.n }
+            result.samples.append(s)
+        }
+    }
+
+    /// Reads the fields of one `UE …` line into `ue`; false when the line has none we know.
+    static func parse(_ line: Substring, into ue: inout UELine) -> Bool {
+        var known = false
+        if line.contains("PH ") || line.contains("average RSRP") {
+            if let v = number(after: "PH ", in: line) { ue.ph = v; known = true }
+            if let v = number(after: "average RSRP ", in: line) { ue.rsrp = v; known = true }
+            if line.contains("in-sync") || line.contains("out-of-sync") || line.contains("PCMAX") { known = true }
+        }
+        if let v = number(after: "CQI ", in: line) { ue.cqi = v; known = true }
+        if line.contains("CQI "), let v = number(after: "RI ", in: line) { ue.rank = v }
+        if line.contains("dlsch_rounds ") {
+            guard let rounds = roundsList(after: "dlsch_rounds ", in: line) else { return false }
+            let errors = number(after: "dlsch_errors ", in: line) ?? 0
+            ue.counters.dlTx = rounds.reduce(0, +)
+            ue.counters.dlNack = rounds.dropFirst().reduce(0, +) + errors
+            ue.counters.dlErr = errors
+            ue.blerDl = number(after: "BLER ", in: line)
+            (ue.mcsDl, ue.mcsDlTable) = mcs(in: line)
+            if let v = number(after: "CCE fail ", in: line) { ue.counters.cceFail += v }
+            ue.goodputDl = number(after: "goodput ", in: line)
+            return true
+        }
+        if line.contains("ulsch_rounds ") {
+            guard let rounds = roundsList(after: "ulsch_rounds ", in: line) else { return false }
+            let errors = number(after: "ulsch_errors ", in: line) ?? 0
+            ue.counters.ulTx = rounds.reduce(0, +)
+            ue.counters.ulNack = rounds.dropFirst().reduce(0, +) + errors
+            ue.counters.ulErr = errors
+            ue.blerUl = number(after: "BLER ", in: line)
+            ue.mcsUl = mcs(in: line).0
+            if let v = number(after: "SNR ", in: line) { ue.snr = v }
+            if let v = number(after: "CCE fail ", in: line) { ue.counters.cceFail += v }
+            ue.goodputUl = number(after: "goodput ", in: line)
+            return true
+        }
+        if line.contains("MAC:") {
+            guard let tx = number(after: "TX ", in: line), let rx = number(after: "RX ", in: line) else { return false }
+            ue.counters.macTx = tx; ue.counters.macRx = rx; ue.hasMac = true
+            return true
+        }
+        // v2.0.0 byte counters.
+        if let v = number(after: "dlsch_total_bytes ", in: line) { ue.counters.macTx = v; ue.hasMac = true; return true }
+        if let v = number(after: "ulsch_total_bytes_received ", in: line) { ue.counters.macRx = v; return true }
+        if line.contains("LCID ") || line.contains("UL-RI") || line.contains("srs") || line.contains("SRS") { return true }
+        return known
+    }
+
+    /// `MCS (t) m` or `MCS m`.
+    static func mcs(in line: Substring) -> (Int?, Int) {
+        guard let r = line.range(of: "MCS ") else { return (nil, 0) }
+        var rest = line[r.upperBound...]
+        var table = 0
+        if rest.first == "(" {
+            rest = rest.dropFirst()
+            table = Int(rest.prefix { $0.isNumber }) ?? 0
+            rest = rest.drop { $0 != ")" }.dropFirst().drop { $0 == " " }
+        }
+        return (Int(rest.prefix { $0.isNumber }), table)
+    }
+
+    static func roundsList(after key: String, in line: Substring) -> [Double]? {
+        guard let r = line.range(of: key) else { return nil }
+        let token = line[r.upperBound...].prefix { $0.isNumber || $0 == "/" }
+        let parts = token.split(separator: "/").compactMap { Double($0) }
+        return parts.isEmpty ? nil : parts
+    }
+
+    /// The number right after `key` (leading spaces skipped), as written: sign, digits, point.
+    static func number(after key: String, in line: Substring) -> Double? {
+        guard let r = line.range(of: key) else { return nil }
+        var rest = line[r.upperBound...].drop { $0 == " " }
+        var text = ""
+        if rest.first == "-" || rest.first == "+" { text.append(rest.removeFirst()) }
+        text += rest.prefix { $0.isNumber || $0 == "." }
+        return Double(text)
+    }
+
+    static func fieldName(_ line: Substring) -> String {
+        let afterColon = line.split(separator: ":", maxSplits: 1).last ?? line
+        return String(afterColon.drop { $0 == " " }.prefix { !$0.isWhitespace })
+    }
+
+    /// A line without ANSI colour sequences, `\r` and the log prefix up to the component tag,
+    /// and whether it had such a prefix.
+    static func clean(_ raw: ArraySlice<UInt8>) -> (Substring, Bool) {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            let b = raw[i]
+            if b == 0x1B, i + 1 < raw.endIndex, raw[i + 1] == UInt8(ascii: "[") {
+                var j = i + 2
+                while j < raw.endIndex, (raw[j] >= 0x30 && raw[j] <= 0x39) || raw[j] == UInt8(ascii: ";") { j += 1 }
+                i = j < raw.endIndex ? j + 1 : j
+                continue
+            }
+            if b != 0x0D { out.append(b) }
+            i += 1
+        }
+        var s = Substring(String(decoding: out, as: UTF8.self))
+        var prefixed = false
+        // "[NR_MAC]   Frame.Slot …" / "18626.446953 [NR_MAC] I …": keep what follows the tag.
+        if let close = s.range(of: "] "), s.hasPrefix("[") || s.first?.isNumber == true, s[..<close.lowerBound].contains("[") {
+            s = s[close.upperBound...]
+            prefixed = true
+            if s.count > 2, s.first.map({ "EWAIDT".contains($0) }) == true, s.dropFirst().first == " " { s = s.dropFirst(2) }
+        }
+        return (s.drop { $0 == " " }, prefixed)
+    }
+}
+
+/// TS 38.104 Table 5.3.2-1/-2: N_RB per channel bandwidth and SCS (kpi-vocabulary §3).
+public enum CarrierTables {
+    static let fr1: [Int: [Double: Int]] = [
+        15: [5: 25, 10: 52, 15: 79, 20: 106, 25: 133, 30: 160, 35: 188, 40: 216, 45: 242, 50: 270],
+        30: [5: 11, 10: 24, 15: 38, 20: 51, 25: 65, 30: 78, 35: 92, 40: 106, 45: 119, 50: 133, 60: 162, 70: 189, 80: 217, 90: 245, 100: 273],
+        60: [10: 11, 15: 18, 20: 24, 25: 31, 30: 38, 35: 44, 40: 51, 45: 58, 50: 65, 60: 79, 70: 93, 80: 107, 90: 121, 100: 135],
+        120: [50: 32, 100: 66, 200: 132, 400: 264],
+    ]
+    static let fr2_60: [Double: Int] = [50: 66, 100: 132, 200: 264]
+
+    public static func nRB(bandwidthMHz: Double, scsKHz: Int) -> Int? { fr1[scsKHz]?[bandwidthMHz] }
+
+    /// The subcarrier spacing of an FR1 N_RB that only one SCS column of the table has (273 → 30).
+    public static func onlySCS(forNRB n: Int) -> Int? {
+        let matches = [15, 30, 60].filter { fr1[$0]!.values.contains(n) }
+        return matches.count == 1 ? matches[0] : nil
+    }
+
+    public static func bandwidthMHz(nRB: Int, scsKHz: Int) -> Double? {
+        fr1[scsKHz]?.first { $0.value == nRB }?.key ?? (scsKHz == 60 ? fr2_60.first { $0.value == nRB }?.key : nil)
+    }
+}

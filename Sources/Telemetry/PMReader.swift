@@ -1,0 +1,348 @@
+/// TS 32.435 `measCollecFile` and TS 28.532 `measDataFile` PM XML, plain or gzip.
+///
+/// Every measured object whose LDN names a cell (NRCellDU, NRCellCU, EUtranCellFDD/TDD,
+/// UtranCell, GsmCell) becomes a sample per granularity period; the measInfo blocks of one cell
+/// and period merge. Other objects (equipment, transport, node functions) are counted and left
+/// out. `NIL` and empty values are missing, never zero; a value that is not a number is an
+/// issue naming the line and the counter, and the rest of the file is still read.
+public struct PMReader {
+    public var mapping: VendorMapping
+
+    public init(mapping: VendorMapping = .default) {
+        self.mapping = mapping
+    }
+
+    public func read(path: String) -> TelemetryRead {
+        var result = TelemetryRead(kind: "pm-xml")
+        guard let input = InputBytes.read(path) else {
+            result.fatal = TelemetryIssue(path: path, line: nil, reason: "cannot open")
+            return result
+        }
+        read(bytes: input.bytes, path: path, into: &result)
+        if let problem = input.problem {
+            result.issues.append(TelemetryIssue(path: path, line: nil, reason: problem))
+        }
+        return result
+    }
+
+    public func read(bytes: [UInt8], path: String, into result: inout TelemetryRead) {
+        var scanner = XMLScanner(bytes)
+        var state = ParseState()
+        var stack: [String] = []
+        var text = ""
+        do {
+            while let event = try scanner.next() {
+                switch event {
+                case let .start(name, attributes, selfClosing):
+                    if stack.isEmpty {
+                        guard name == "measCollecFile" || name == "measDataFile" else {
+                            result.fatal = TelemetryIssue(path: path, line: scanner.line(at: scanner.offset), field: name,
+                                                          reason: "not a TS 32.435/28.532 PM file (root element <\(name)>)")
+                            return
+                        }
+                    }
+                    text = ""
+                    state.start(name, attributes, parent: stack.last, line: { scanner.line(at: scanner.offset) },
+                                path: path, result: &result)
+                    if !selfClosing { stack.append(name) } else {
+                        state.end(name, text: "", parent: stack.last, line: scanner.line(at: scanner.offset), path: path,
+                                  reader: self, result: &result)
+                    }
+                case let .text(t):
+                    text += t
+                case let .end(name):
+                    guard stack.last == name else {
+                        throw XMLScanner.Failure(offset: scanner.offset, reason: "</\(name)> closes <\(stack.last ?? "nothing")>")
+                    }
+                    stack.removeLast()
+                    state.end(name, text: text, parent: stack.last, line: scanner.line(at: scanner.offset), path: path,
+                              reader: self, result: &result)
+                    text = ""
+                }
+            }
+            if stack.isEmpty && state.roots == 0 {
+                result.fatal = TelemetryIssue(path: path, line: nil, reason: "no XML elements")
+            } else if !stack.isEmpty {
+                result.issues.append(TelemetryIssue(path: path, line: scanner.line(at: bytes.count), field: stack.last,
+                                                    reason: "file ends inside <\(stack.last!)>; read up to there"))
+            }
+        } catch let error as XMLScanner.Failure {
+            let line = scanner.line(at: error.offset)
+            let issue = TelemetryIssue(path: path, line: line, field: stack.last, reason: error.reason + "; read up to there")
+            if state.roots == 0 { result.fatal = issue } else { result.issues.append(issue) }
+        } catch {
+            result.fatal = TelemetryIssue(path: path, line: nil, reason: "\(error)")
+        }
+        state.finish(into: &result, mapping: mapping)
+    }
+
+    /// The cell an LDN names, or nil for objects that are not cells.
+    static func cell(ldn: String, elementName: String) -> CellID? {
+        var gnb: String?
+        var cell: String?
+        for rdn in ldn.split(separator: ",") {
+            guard let eq = rdn.firstIndex(of: "=") else { continue }
+            let key = rdn[..<eq].trimmingSpaces
+            let value = String(rdn[rdn.index(after: eq)...].trimmingSpaces)
+            switch key {
+            case "ManagedElement": gnb = value
+            case "MeContext": gnb = gnb ?? value
+            case "NRCellDU", "NRCellCU", "NRCell": cell = "cell-\(value)"
+            case "EUtranCellFDD", "EUtranCellTDD", "EUtranCell": cell = "eutran-\(value)"
+            case "UtranCell": cell = "utran-\(value)"
+            case "GsmCell", "GeranCell": cell = "geran-\(value)"
+            default: break
+            }
+        }
+        guard let cell else { return nil }
+        return CellID(gnb: gnb ?? elementName, cell: cell, ldn: ldn)
+    }
+
+    fileprivate struct ParseState {
+        var roots = 0
+        var vendorName = ""
+        var dnPrefix = ""
+        var sender = ""
+        var element = ""
+        var fileBegin: Int64?
+        // The measInfo being read.
+        var end: Int64?
+        var duration: Double?
+        var types: [Int: String] = [:]
+        var positional: [String] = []
+        var infoLine = 0
+        // The measValue being read.
+        var object: String?
+        var results: [Int: Substring] = [:]
+        var resultLines: [Int: Int] = [:]
+        var positionalResults: [Substring] = []
+        var suspect = false
+        var valueLine = 0
+        var rIndex: Int?
+        var typeIndex: Int?
+        var skippedObjects = 0
+        var samples: [SampleKey: CellSample] = [:]
+        var order: [SampleKey] = []
+
+        struct SampleKey: Hashable {
+            var cell: CellID
+            var end: Int64
+            var duration: Double
+        }
+
+        mutating func start(_ name: String, _ a: [String: String], parent: String?, line: () -> Int, path: String,
+                            result: inout TelemetryRead) {
+            switch name {
+            case "measCollecFile", "measDataFile": roots += 1
+            case "fileHeader":
+                vendorName = a["vendorName"] ?? ""
+                dnPrefix = a["dnPrefix"] ?? ""
+            case "fileSender": sender = a["localDn"] ?? a["senderName"] ?? ""
+            case "measCollec", "measData":
+                if parent == "fileHeader", let t = a["beginTime"] { fileBegin = TelemetryTime.parse(Substring(t))?.ns }
+            case "managedElement", "measEntity": element = a["localDn"] ?? a["userLabel"] ?? ""
+            case "measInfo":
+                end = nil; duration = nil; types = [:]; positional = []
+                infoLine = line()
+            case "granPeriod":
+                duration = a["duration"].flatMap { TelemetryTime.duration(Substring($0)) }
+                end = a["endTime"].flatMap { TelemetryTime.parse(Substring($0))?.ns }
+                if duration == nil || end == nil {
+                    result.issues.append(TelemetryIssue(path: path, line: line(), field: "granPeriod",
+                                                        reason: "duration or endTime missing or unreadable; this measInfo is left out"))
+                }
+            case "measType": typeIndex = a["p"].flatMap { Int($0) }
+            case "measValue":
+                object = a["measObjLdn"] ?? ""
+                results = [:]; resultLines = [:]; positionalResults = []; suspect = false
+                valueLine = line()
+            case "r": rIndex = a["p"].flatMap { Int($0) }
+            default: break
+            }
+        }
+
+        mutating func end(_ name: String, text: String, parent: String?, line: Int, path: String, reader: PMReader,
+                          result: inout TelemetryRead) {
+            switch name {
+            case "measType":
+                if let p = typeIndex { types[p] = text.trimmingSpaces } else { positional.append(text.trimmingSpaces) }
+                typeIndex = nil
+            case "measTypes":
+                positional = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).map(String.init)
+            case "r":
+                let key = rIndex ?? (results.count + 1)
+                results[key] = Substring(text)
+                resultLines[key] = line
+                rIndex = nil
+            case "measResults":
+                positionalResults = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
+            case "suspect":
+                suspect = text.trimmingSpaces.lowercased() == "true" || text.trimmingSpaces == "1"
+            case "measValue":
+                closeValue(line: line, path: path, result: &result)
+            default: break
+            }
+        }
+
+        mutating func closeValue(line: Int, path: String, result: inout TelemetryRead) {
+            guard let end, let duration, let ldn = object else { return }
+            let elementName = Self.elementName(element.isEmpty ? sender : element, dnPrefix: dnPrefix)
+            // Counter names by position: `p` attributes, else document order.
+            var named: [(String, Substring, Int)] = []
+            if !positionalResults.isEmpty {
+                let names = positional.isEmpty ? types.keys.sorted().map { types[$0]! } : positional
+                if names.count != positionalResults.count {
+                    result.issues.append(TelemetryIssue(path: path, line: valueLine, field: "measResults",
+                                                        reason: "\(positionalResults.count) results for \(names.count) measTypes; matched by position as far as both go"))
+                }
+                for (n, v) in zip(names, positionalResults) { named.append((n, v, valueLine)) }
+            } else {
+                for (p, v) in results.sorted(by: { $0.key < $1.key }) {
+                    let name = types[p] ?? (p - 1 < positional.count && p >= 1 ? positional[p - 1] : nil)
+                    guard let name else {
+                        result.issues.append(TelemetryIssue(path: path, line: resultLines[p], field: "r p=\"\(p)\"",
+                                                            reason: "no measType with this p"))
+                        result.skipped += 1
+                        continue
+                    }
+                    named.append((name, v, resultLines[p] ?? valueLine))
+                }
+            }
+            guard let cell = PMReader.cell(ldn: ldn, elementName: elementName) else {
+                skippedObjects += 1
+                result.records += named.count
+                return
+            }
+            let key = SampleKey(cell: cell, end: end, duration: duration)
+            var sample = samples[key] ?? {
+                order.append(key)
+                return CellSample(cell: cell, start: end - Int64(duration * 1e9), end: end, source: "pm-xml", native: true)
+            }()
+            sample.suspect = sample.suspect || suspect
+            for (name, raw, rline) in named {
+                result.records += 1
+                let text = raw.trimmingSpaces
+                if text.isEmpty || text == "NIL" || text == "nil" { continue }
+                var values: [Double] = []
+                var bad = false
+                for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+                    let t = part.trimmingSpaces
+                    if t.isEmpty || t == "NIL" { values.append(.nan); continue }
+                    guard let v = Double(t), v.isFinite else { bad = true; break }
+                    values.append(v)
+                }
+                if bad {
+                    result.skipped += 1
+                    result.issues.append(TelemetryIssue(path: path, line: rline, field: name, reason: "value '\(text.prefix(40))' is not a number"))
+                    continue
+                }
+                StandardCounters.apply(name: name, values: values, to: &sample)
+            }
+            samples[key] = sample
+        }
+
+        /// The gNB name: the ManagedElement value of the element DN, else its last RDN value.
+        static func elementName(_ dn: String, dnPrefix: String) -> String {
+            for rdn in dn.split(separator: ",") where rdn.hasPrefix("ManagedElement=") {
+                return String(rdn.dropFirst("ManagedElement=".count))
+            }
+            if let last = dn.split(separator: ",").last, let eq = last.firstIndex(of: "=") {
+                return String(last[last.index(after: eq)...])
+            }
+            return dn.isEmpty ? (dnPrefix.isEmpty ? "unknown" : dnPrefix) : dn
+        }
+
+        mutating func finish(into result: inout TelemetryRead, mapping: VendorMapping) {
+            for key in order {
+                var s = samples[key]!
+                for kpi in [Kpi.volumeDlMbit, .volumeUlMbit] {
+                    if let sub = s.vendor.removeValue(forKey: "_sub." + kpi.rawValue), s.values[kpi] == nil { s.values[kpi] = sub[0] }
+                }
+                mapping.apply(to: &s)
+                result.samples.append(s)
+            }
+            if skippedObjects > 0 {
+                result.issues.append(TelemetryIssue(path: "", line: nil,
+                                                    reason: "\(skippedObjects) measured objects are not cells (node, equipment, transport) and were left out"))
+            }
+        }
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\n" || f == "\t" || f == "\r" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\n" || l == "\t" || l == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// TS 28.552 counter names → KPIs. Sub-counters (`.QoS`, `.SNSSAI`, `_Filter` instances,
+/// `.PLMN`) are summed into a volume when the file has no total; other sub-counters are kept
+/// under `vendor` only when they are not standard. Names of other vendors go to `vendor` as is.
+enum StandardCounters {
+    static let base: [String: (Kpi, Double)] = [
+        "RRU.PrbUsedDl": (.prbUsedDl, 1), "RRU.PrbUsedUl": (.prbUsedUl, 1),
+        "RRU.PrbAvailDl": (.prbAvailDl, 1), "RRU.PrbAvailUl": (.prbAvailUl, 1),
+        "RRU.PrbTotDl": (.prbTotDlPct, 1), "RRU.PrbTotUl": (.prbTotUlPct, 1),
+        "DRB.UEThpDl": (.ueThpDlMbps, 0.001), "DRB.UEThpUl": (.ueThpUlMbps, 0.001),
+        "DRB.PdcpSduVolumeDL": (.volumeDlMbit, 1), "DRB.PdcpSduVolumeUL": (.volumeUlMbit, 1),
+        "DRB.PdcpSduVolumeDL_Filter": (.volumeDlMbit, 1), "DRB.PdcpSduVolumeUL_Filter": (.volumeUlMbit, 1),
+        "RRC.ConnMean": (.rrcConnMean, 1), "RRC.ConnMax": (.rrcConnMax, 1),
+        "DRB.MeanActiveUeDl": (.activeUeDlMean, 1), "DRB.MeanActiveUeUl": (.activeUeUlMean, 1),
+        "DRB.MeanActiveUeDl_Filter": (.activeUeDlMean, 1), "DRB.MeanActiveUeUl_Filter": (.activeUeUlMean, 1),
+        "TB.TotNbrDl": (.tbDl, 1), "TB.TotNbrUl": (.tbUl, 1),
+        // The 3GPP name list spells it "Toltal"; many implementations "Total". Both are read.
+        "TB.ErrToltalNbrDl": (.tbErrDl, 1), "TB.ErrTotalNbrDl": (.tbErrDl, 1),
+        "TB.ErrToltalNbrUl": (.tbErrUl, 1), "TB.ErrTotalNbrUl": (.tbErrUl, 1),
+        "L1M.SS-RSRP": (.rsrpDbm, 1),
+    ]
+
+    static func apply(name: String, values: [Double], to s: inout CellSample) {
+        guard let first = values.first else { return }
+        if values.count == 1, let (kpi, scale) = base[name] {
+            if !first.isNaN { s.values[kpi] = first * scale }
+            return
+        }
+        // Distributions: CARR.WBCQIDist.BinX.BinY.BinZ (X = CQI, Z = CQI table),
+        // CARR.PDSCHMCSDist.BinX.BinY.BinZ / PUSCH (X = rank, Y = MCS table, Z = MCS).
+        if name.hasPrefix("CARR.WBCQIDist.") || name.hasPrefix("CARR.PDSCHMCSDist.") || name.hasPrefix("CARR.PUSCHMCSDist.") {
+            let parts = name.split(separator: ".")
+            let bins = parts.dropFirst(2).compactMap { p -> Int? in p.hasPrefix("Bin") ? Int(p.dropFirst(3)) : Int(p) }
+            guard bins.count == 3, !first.isNaN else { s.vendor[name] = values; return }
+            let (quantity, table, index): (Distribution.Quantity, Int, Int)
+            if name.hasPrefix("CARR.WBCQIDist.") { (quantity, table, index) = (.cqi, bins[2], bins[0]) }
+            else { (quantity, table, index) = (name.hasPrefix("CARR.PDSCH") ? .mcsDl : .mcsUl, bins[1], bins[2]) }
+            guard (0...31).contains(index) else { return }
+            s.addToDistribution(quantity, table: table, index: index, count: first)
+            return
+        }
+        // Sub-counters of volumes add up to the total (used when the total is absent).
+        for (prefix, kpi) in [("DRB.PdcpSduVolumeDL", Kpi.volumeDlMbit), ("DRB.PdcpSduVolumeUL", .volumeUlMbit)]
+        where name.hasPrefix(prefix + ".") || name.hasPrefix(prefix + "_Filter.") {
+            if !first.isNaN { s.vendor["_sub." + kpi.rawValue, default: [0]][0] += first }
+            return
+        }
+        let standardFamily = ["RRU.", "DRB.", "RRC.", "TB.", "L1M.", "MR.", "QosFlow.", "CARR.", "GTP.", "SM.", "MM.", "PEE.", "RACH."]
+        if standardFamily.contains(where: { name.hasPrefix($0) }) && name.contains(".") {
+            // Standard counters we do not turn into KPIs (delays, handovers, energy) and
+            // per-QoS/S-NSSAI sub-counters are not vendor counters; they are not kept.
+            return
+        }
+        s.vendor[name] = values
+    }
+}
+
+extension CellSample {
+    public mutating func addToDistribution(_ q: Distribution.Quantity, table: Int, index: Int, count: Double) {
+        if let i = distributions.firstIndex(where: { $0.quantity == q && $0.table == table }) {
+            if distributions[i].counts.count <= index { distributions[i].counts += Array(repeating: 0, count: index + 1 - distributions[i].counts.count) }
+            distributions[i].counts[index] += count
+        } else {
+            var counts = Array(repeating: 0.0, count: max(index + 1, q == .cqi ? 16 : 32))
+            counts[index] = count
+            distributions.append(Distribution(quantity: q, table: table, counts: counts))
+        }
+    }
+}
