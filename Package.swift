@@ -60,6 +60,10 @@ let package = Package(
             "Decode",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+        .testTarget(name: "TelemetryTests", dependencies: [
+            "Telemetry", "Windows", "Detect",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "PipelineTests", dependencies: [
             "Pipeline", "Capture", "Decode", "Windows", "Detect", "Sinks",
             .product(name: "PropertyBased", package: "swift-property-based"),

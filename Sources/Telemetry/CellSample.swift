@@ -31,6 +31,8 @@ public enum Kpi: String, CaseIterable, Sendable, Comparable {
     case prbUsedDl = "prb_used_dl", prbUsedUl = "prb_used_ul"
     case prbAvailDl = "prb_avail_dl", prbAvailUl = "prb_avail_ul"
     case prbTotDlPct = "prb_tot_dl_pct", prbTotUlPct = "prb_tot_ul_pct"
+    /// Utilisation as a table reports it, when it has no PRB counts.
+    case prbUtilDlPct = "prb_util_dl_pct", prbUtilUlPct = "prb_util_ul_pct"
     // DRB: UE-perceived throughput (Mbit/s) and PDCP SDU volume (Mbit).
     case ueThpDlMbps = "ue_thp_dl_mbps", ueThpUlMbps = "ue_thp_ul_mbps"
     case volumeDlMbit = "volume_dl_mbit", volumeUlMbit = "volume_ul_mbit"

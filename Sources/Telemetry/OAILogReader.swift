@@ -158,6 +158,11 @@ public struct OAILogReader {
             for ue in ues {
                 let before = previous[ue.rnti]
                 previous[ue.rnti] = ue.counters
+                for (kpi, v) in [(Kpi.cqiMean, ue.cqi), (.rankDl, ue.rank), (.rsrpDbm, ue.rsrp), (.puschSinrDb, ue.snr), (.powerHeadroomDb, ue.ph)] {
+                    if let v { levels[kpi, default: (0, 0)].sum += v; levels[kpi, default: (0, 0)].n += 1 }
+                }
+                if let v = ue.blerDl { levels[.blerDlPct, default: (0, 0)].sum += v * 100; levels[.blerDlPct, default: (0, 0)].n += 1 }
+                if let v = ue.blerUl { levels[.blerUlPct, default: (0, 0)].sum += v * 100; levels[.blerUlPct, default: (0, 0)].n += 1 }
                 // Without an earlier dump (or after a reset) there is no difference to take.
                 guard let b = before, ue.counters.dlTx >= b.dlTx, ue.counters.ulTx >= b.ulTx, ue.counters.macTx >= b.macTx else {
                     continue
@@ -181,11 +186,6 @@ public struct OAILogReader {
                     s.addToDistribution(.mcsDl, table: ue.mcsDlTable + 1, index: min(m, 31), count: dTb)
                 }
                 if let m = ue.mcsUl, dTbUl > 0 { mcsUl.sum += Double(m) * dTbUl; mcsUl.w += dTbUl }
-                for (kpi, v) in [(Kpi.cqiMean, ue.cqi), (.rankDl, ue.rank), (.rsrpDbm, ue.rsrp), (.puschSinrDb, ue.snr), (.powerHeadroomDb, ue.ph)] {
-                    if let v { levels[kpi, default: (0, 0)].sum += v; levels[kpi, default: (0, 0)].n += 1 }
-                }
-                if let v = ue.blerDl { levels[.blerDlPct, default: (0, 0)].sum += v * 100; levels[.blerDlPct, default: (0, 0)].n += 1 }
-                if let v = ue.blerUl { levels[.blerUlPct, default: (0, 0)].sum += v * 100; levels[.blerUlPct, default: (0, 0)].n += 1 }
             }
             if haveDl { s.values[.cellThpDlMbps] = dlBits / seconds / 1e6 }
             if haveUl { s.values[.cellThpUlMbps] = ulBits / seconds / 1e6 }

@@ -15,6 +15,15 @@ public struct CellWindow: Sendable {
     /// KPIs not computed because the window had too few samples (TBs, CQI reports).
     public var insufficientSamples: [String] = []
 
+    public init(cell: CellID, start: Int64, end: Int64, source: String, relativeTime: Bool, suspect: Bool) {
+        self.cell = cell
+        self.start = start
+        self.end = end
+        self.source = source
+        self.relativeTime = relativeTime
+        self.suspect = suspect
+    }
+
     public var seconds: Double { Double(end - start) / 1e9 }
 
     public subscript(_ name: String) -> Double? { values[name] }
@@ -149,7 +158,7 @@ public struct CellWindowBuilder {
                                         (.prbUsedUl, .prbAvailUl, .prbTotUlPct, "prb_util_ul_pct")] {
             if let u = s.values[used], let a = s.values[avail] ?? config.nRB.map(Double.init), a > 0 {
                 w.values[out] = 100 * u / a
-            } else if let t = s.values[tot] {
+            } else if w.values[out] == nil, let t = s.values[tot] {
                 w.values[out] = t
             }
         }

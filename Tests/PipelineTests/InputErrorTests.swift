@@ -24,7 +24,7 @@ struct InputErrorTests {
         #expect(outcome.unreadable.contains(text))
         let problems = Dictionary(uniqueKeysWithValues: outcome.summary.inputs.map { ($0.path, $0.problem ?? "") })
         #expect(problems[dir + "/nope.pcap"]?.contains("no such file") == true)
-        #expect(problems[text]?.contains("not a pcap or pcapng capture") == true)
+        #expect(problems[text]?.contains("not a capture and no telemetry format") == true)
         #expect(outcome.summary.totals.packets == 92)
         let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
         #expect(report.contains("nope.pcap") && report.contains("notes.txt"))
