@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # System packages the build, the tests and the benchmark need, all from Debian.
-APT_PACKAGES := libpcap-dev libsqlite3-dev zlib1g-dev tshark time gcc make
+APT_PACKAGES := libpcap-dev libsqlite3-dev zlib1g-dev tshark time gcc make libxml2-utils sqlite3
 
 .PHONY: deps demo test bench build clean
 
@@ -18,9 +18,9 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-# Analyse the bundled captures: prints the findings and where the report is.
+# Analyse the bundled captures and PM files: prints the findings and where the report is.
 demo: build
-	.build/release/nocturne analyze fixtures/captures --out nocturne-out/demo
+	.build/release/nocturne analyze fixtures/captures fixtures/demo-pm --out nocturne-out/demo
 
 # One build (tests and the executable they drive), then the suite.
 test: deps

@@ -37,6 +37,18 @@ public enum FindingText {
         case "tcp_rtt_ms_p50": "median TCP round-trip time"
         case "tcp_retrans_pct": "TCP retransmissions"
         case "gtpu_seq_loss_pct": "GTP-U sequence loss"
+        case "prb_util_dl_pct": "downlink PRB utilisation"
+        case "prb_util_dl_est_pct": "estimated downlink PRB load"
+        case "ue_thp_dl_mbps": "downlink throughput per UE"
+        case "cell_thp_per_active_ue_mbps": "cell throughput per active UE"
+        case "pdcch_failures": "PDCCH allocation failures"
+        case "se_used_dl_bps_hz": "spectral efficiency on used PRBs"
+        case "mcs_dl_se_bps_hz": "efficiency of the downlink MCS"
+        case "cqi_mean": "mean CQI"
+        case "bler_dl_pct": "downlink BLER"
+        case "ul_ni_dbm_per_prb": "uplink noise and interference per PRB"
+        case "pusch_sinr_db": "PUSCH SINR"
+        case "power_headroom_db": "UE power headroom"
         default: kpi
         }
     }

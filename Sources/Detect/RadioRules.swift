@@ -276,7 +276,10 @@ public struct RadioRules {
             if !impact && !healthy && util >= c.prbUtilAlonePct { impact = true }
             if impact && !healthy {
                 if w["ue_thp_dl_mbps"] == nil && w["dl_buffer_bytes"] == nil { missing.append("dl_buffer_bytes") }
-                out.append(Verdict(findingClass: .prbSaturation, direction: "dl", excess: util / c.prbUtilPct,
+                // Users at under half their normal speed make it worse than the PRB count says.
+                let base = warm ? b.median("ue_thp_dl_mbps") : nil
+                let halved = w["ue_thp_dl_mbps"].map { thp in thp < 0.5 * (base ?? 2 * c.ueThpFloorMbps) } ?? false
+                out.append(Verdict(findingClass: .prbSaturation, direction: "dl", excess: util / c.prbUtilPct + (halved ? 0.5 : 0),
                                    evidence: evidence, missing: missing))
             }
         }

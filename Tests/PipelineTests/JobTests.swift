@@ -39,6 +39,22 @@ struct JobTests {
         }
     }
 
+    @Test("the documented rules file holds the built-in defaults; radio keys are checked")
+    func rulesFile() throws {
+        let rules = try JobLoader.loadRules(path: TestPaths.repository.appendingPathComponent("pipelines/rules/default.yaml").path)
+        #expect(rules == RulesConfig())
+        let path = try write("prb_saturation:\n  prb_util_pct: 85\nradio_episodes:\n  min_windows: 4\nuplink_interference:\n  ul_ni_rise: 6\n")
+        #expect {
+            try JobLoader.loadRules(path: path)
+        } throws: { error in
+            guard let e = error as? JobError else { return false }
+            return e.line == 6 && e.key == "uplink_interference.ul_ni_rise"
+        }
+        let ok = try write("prb_saturation:\n  prb_util_pct: 85\nradio_episodes:\n  min_windows: 4\n")
+        let loaded = try JobLoader.loadRules(path: ok)
+        #expect(loaded.radio.prbUtilPct == 85 && loaded.radio.minWindows == 4 && loaded.radio.ulNiRiseDb == 6)
+    }
+
     @Test("invalid YAML is reported with its line")
     func syntax() throws {
         let path = try write("name: x\nsource:\n  pcap: {paths: [a.pcap]\nsinks: [\n")

@@ -105,6 +105,28 @@ struct TelemetryPipelineTests {
         for f in findings { #expect((f["scope"] as? [String: Any])?["cell"] is String) }
     }
 
+    @Test("the demo PM files: the generator's two incidents are found, its busy-but-healthy hour and restart are not")
+    func demoStory() throws {
+        let (outcome, out) = try analyze([TestPaths.fixtures.appendingPathComponent("demo-pm").path])
+        #expect(outcome.unreadable.isEmpty)
+        let found = outcome.summary.findings.map { "\($0.findingClass.rawValue) \($0.scope.cell ?? "") \(RFC3339.format($0.start)) \($0.end.map(RFC3339.format) ?? "open")" }
+        // fixtures/make_demo_pm.py: cell-1 interferer 14:00–15:15, cell-2 saturated 17:00–18:00.
+        #expect(found == ["uplink_interference gNB-23/cell-1 2026-11-29T14:00:00Z 2026-11-29T15:15:00Z",
+                          "prb_saturation gNB-23/cell-2 2026-11-29T17:00:00Z 2026-11-29T18:00:00Z"])
+        let cells = try readJSONLines(out + "/cells.jsonl")
+        #expect(cells.count == 3 * 32)
+        // The restart ROP is marked suspect; gzip and plain files read alike.
+        #expect(cells.filter { $0["suspect"] as? Bool == true }.map { $0["window_start"] as? String } == ["2026-11-29T18:30:00Z"])
+        #expect(outcome.summary.inputs.filter { $0.path.hasSuffix(".gz") }.allSatisfy { $0.kind == "pm-xml" && $0.packets > 0 })
+        // Derived: utilisation from PRB counts, throughput from volume, vendor N+I mapped.
+        let first = try #require(cells.first { $0["cell"] as? String == "gNB-23/cell-2" })
+        let used = first["prb_used_dl"] as! Double, avail = first["prb_avail_dl"] as! Double
+        #expect(abs((first["prb_util_dl_pct"] as! Double) - 100 * used / avail) < 1e-4)
+        #expect(abs((first["cell_thp_dl_mbps"] as! Double) - (first["volume_dl_mbit"] as! Double) / 900) < 1e-4)
+        #expect(first["ul_ni_dbm_per_prb"] is Double && first["n_rb"] as? Double == 273)
+        #expect((first["vendor"] as? [String: Any])?["VS.UL.NI.Avg"] != nil)
+    }
+
     @Test("a damaged PM file named on the command line is read up to the damage and reported")
     func damagedExplicit() throws {
         let dir = TestPaths.temporaryDirectory()
