@@ -27,9 +27,11 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-# Speed against the C and tshark anchors of ../shared/bench/pcap, as ratios (see Benchmarks/README.md).
+# Speed against the C and tshark anchors of ../shared/bench/pcap, and RAN telemetry reading
+# against xmllint and awk, as ratios (see Benchmarks/README.md).
 bench: build
 	Benchmarks/pcap-bench.sh
+	Benchmarks/telemetry-bench.sh
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
 
 clean:

@@ -97,10 +97,36 @@ public struct KpiTableMapping: Codable, Sendable, Equatable {
     }
 
     static func timezoneOffset(_ tz: String, at ns: Int64) -> Int? {
-        if tz == "UTC" || tz == "Z" { return 0 }
-        if let t = TelemetryTime.parse(Substring("1970-01-01T00:00" + tz)) { return Int(-t.ns / 1_000_000_000) }
-        guard let zone = TimeZone(identifier: tz) else { return nil }
-        return zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(ns) / 1e9))
+        Zone(tz)?.offset(at: ns)
+    }
+
+    /// A time zone resolved once: a fixed offset, or an IANA zone whose offset depends on the date.
+    struct Zone {
+        let fixed: Int?
+        let zone: TimeZone?
+
+        init?(_ tz: String) {
+            if tz == "UTC" || tz == "Z" {
+                fixed = 0; zone = nil
+            } else if let t = TelemetryTime.parse(Substring("1970-01-01T00:00" + tz)) {
+                fixed = Int(-t.ns / 1_000_000_000); zone = nil
+            } else if let z = TimeZone(identifier: tz) {
+                fixed = nil; zone = z
+            } else {
+                return nil
+            }
+        }
+
+        func offset(at ns: Int64) -> Int {
+            fixed ?? zone!.secondsFromGMT(for: Date(timeIntervalSince1970: Double(ns) / 1e9))
+        }
+
+        /// UTC of a local time: the offset is looked up at the local time, then again at the
+        /// result, which settles on the right side of a summer-time change.
+        func utc(fromLocal naive: Int64) -> Int64 {
+            let first = naive - Int64(offset(at: naive)) * 1_000_000_000
+            return naive - Int64(offset(at: first)) * 1_000_000_000
+        }
     }
 }
 
@@ -113,7 +139,7 @@ public enum KpiTableReader {
         var end = 0
         while end < bytes.count && bytes[end] != 0x0A { end += 1 }
         let fields = csvFields(bytes[0..<end])
-        return fields.count >= 2 ? fields : nil
+        return fields.count >= 2 ? fields.map(String.init) : nil
     }
 
     public static func read(path: String, mapping: KpiTableMapping) -> TelemetryRead {
@@ -136,46 +162,58 @@ public enum KpiTableReader {
         // Skip a UTF-8 byte-order mark.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }
         let na = Set(m.naValues ?? ["", "-", "NA", "NaN", "null"])
+        let zone = m.timezone.flatMap { KpiTableMapping.Zone($0) }
         var warnedOffset = false
-        var samples: [CellSample] = []
+        let window = Int64(m.windowS * 1e9)
+        let kpis = m.columns.map { Kpi(rawValue: $0.kpi)! }
+        // Column positions, resolved from the header once (CSV) or per row (JSON Lines).
+        var index: [String: Int] = [:]
+        var fields: [Substring] = []
+        func column(_ name: String) -> Substring? {
+            guard let i = index[name], i < fields.count else { return nil }
+            return fields[i]
+        }
         while start < bytes.count {
             var end = start
             // A quoted field may hold a newline: only an even number of quotes ends a record.
             var quotes = 0
+            var newlines = 0
             while end < bytes.count && !(bytes[end] == 0x0A && quotes % 2 == 0) {
-                if bytes[end] == UInt8(ascii: "\"") { quotes += 1 }
+                if bytes[end] == UInt8(ascii: "\"") { quotes += 1 } else if bytes[end] == 0x0A { newlines += 1 }
                 end += 1
             }
             let recordLine = lineNumber + 1
-            lineNumber += 1 + bytes[start..<end].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            lineNumber += 1 + newlines
             let slice = bytes[start..<end]
             start = end + 1
             if slice.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
-            var row: [String: String] = [:]
             if isJSON {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(slice)) as? [String: Any] else {
                     result.skipped += 1
                     result.issues.append(TelemetryIssue(path: path, line: recordLine, reason: "not a JSON object"))
                     continue
                 }
-                for (k, v) in object {
-                    if v is NSNull { continue }
-                    row[k] = (v as? String) ?? (v as? NSNumber)?.stringValue ?? "\(v)"
+                index = [:]
+                fields = []
+                for (k, v) in object where !(v is NSNull) {
+                    index[k] = fields.count
+                    fields.append(Substring((v as? String) ?? (v as? NSNumber)?.stringValue ?? "\(v)"))
                 }
                 if header.isEmpty {
                     header = Array(object.keys)
                     reportUnmapped(header, m, path, &result)
                 }
             } else {
-                let fields = csvFields(slice)
+                fields = csvFields(slice)
                 if header.isEmpty {
-                    header = fields
+                    header = fields.map(String.init)
                     let missing = m.requiredColumns.filter { !header.contains($0) }
                     if !missing.isEmpty {
                         result.fatal = TelemetryIssue(path: path, line: recordLine, field: missing.joined(separator: ", "),
                                                       reason: "column missing from the header the mapping \(m.name ?? "") expects")
                         return
                     }
+                    for (i, h) in header.enumerated() where index[h] == nil { index[h] = i }
                     reportUnmapped(header, m, path, &result)
                     continue
                 }
@@ -183,13 +221,13 @@ public enum KpiTableReader {
                     result.issues.append(TelemetryIssue(path: path, line: recordLine, field: nil,
                                                         reason: "\(fields.count) fields for \(header.count) columns; read by position as far as both go"))
                 }
-                for (k, v) in zip(header, fields) { row[k] = v }
             }
             result.records += 1
-            if let f = m.keepRows, !f.values.contains(row[f.column] ?? "") { continue }
+            if let f = m.keepRows, !f.values.contains(String(column(f.column) ?? "")) { continue }
             // Time.
-            let timeText = m.timeColumn.map { row[$0] ?? "" } ?? (m.timeColumns ?? []).map { row[$0] ?? "" }.joined(separator: " ")
-            guard let (t, hadOffset) = parseTime(timeText, mapping: m) else {
+            let timeText: Substring = m.timeColumn.map { column($0) ?? "" }
+                ?? Substring((m.timeColumns ?? []).map { String(column($0) ?? "") }.joined(separator: " "))
+            guard let (t, hadOffset) = parseTime(timeText, mapping: m, zone: zone) else {
                 result.skipped += 1
                 result.issues.append(TelemetryIssue(path: path, line: recordLine, field: m.timeColumn ?? m.timeColumns?.joined(separator: "+"),
                                                     reason: "time '\(timeText.prefix(40))' does not match \(m.timeFormat ?? "RFC 3339")"))
@@ -199,11 +237,10 @@ public enum KpiTableReader {
                 warnedOffset = true
                 result.issues.append(TelemetryIssue(path: path, line: recordLine, field: m.timeColumn, reason: "times carry no offset and the mapping names no timezone; read as UTC"))
             }
-            let window = Int64(m.windowS * 1e9)
             let (s0, s1) = m.timeIs == "start" ? (t, t + window) : (t - window, t)
             // Cell.
-            let cellKey = m.cellConstant ?? (m.cellColumns ?? []).map { row[$0] ?? "" }.joined(separator: "-")
-            let gnbKey = m.gnbConstant ?? m.gnbColumn.map { row[$0] ?? "" } ?? (m.name ?? "table")
+            let cellKey = m.cellConstant ?? (m.cellColumns ?? []).map { String(column($0) ?? "") }.joined(separator: "-")
+            let gnbKey = m.gnbConstant ?? m.gnbColumn.map { String(column($0) ?? "") } ?? (m.name ?? "table")
             if cellKey.isEmpty || na.contains(cellKey) {
                 result.skipped += 1
                 result.issues.append(TelemetryIssue(path: path, line: recordLine, field: m.cellColumns?.joined(separator: "+"), reason: "no cell"))
@@ -211,17 +248,18 @@ public enum KpiTableReader {
             }
             let cell = CellID(gnb: (m.gnbPrefix ?? "") + gnbKey, cell: (m.cellPrefix ?? "") + cellKey, ldn: cellKey)
             var s = CellSample(cell: cell, start: s0, end: s1, source: "kpi-table", native: m.windowS >= 60)
-            for c in m.columns {
-                guard let text = row[c.name]?.trimmingSpaces, !na.contains(text) else { continue }
+            for (c, kpi) in zip(m.columns, kpis) {
+                guard let raw = column(c.name) else { continue }
+                let text = raw.trimmingSpaces
+                if na.contains(text) { continue }
                 guard let v = Double(text), v.isFinite else {
                     result.issues.append(TelemetryIssue(path: path, line: recordLine, field: c.name, reason: "'\(text.prefix(30))' is not a number"))
                     continue
                 }
-                s.values[Kpi(rawValue: c.kpi)!] = v * (c.scale ?? 1)
+                s.values[kpi] = v * (c.scale ?? 1)
             }
-            samples.append(s)
+            result.samples.append(s)
         }
-        result.samples += samples
     }
 
     static func reportUnmapped(_ header: [String], _ m: KpiTableMapping, _ path: String, _ result: inout TelemetryRead) {
@@ -233,25 +271,16 @@ public enum KpiTableReader {
         }
     }
 
-    static func parseTime(_ text: String, mapping m: KpiTableMapping) -> (Int64, Bool)? {
+    static func parseTime(_ text: Substring, mapping m: KpiTableMapping, zone: KpiTableMapping.Zone?) -> (Int64, Bool)? {
         let trimmed = text.trimmingSpaces
-        let guessOffset = m.timezone.flatMap { KpiTableMapping.timezoneOffset($0, at: 0) } ?? 0
-        func withZone(_ naive: Int64) -> Int64 {
-            // Offsets of named zones change with the date: look the offset up at the local time.
-            guard let tz = m.timezone, let off = KpiTableMapping.timezoneOffset(tz, at: naive) else { return naive }
-            let first = naive - Int64(off) * 1_000_000_000
-            let again = KpiTableMapping.timezoneOffset(tz, at: first) ?? off
-            return naive - Int64(again) * 1_000_000_000
-        }
         if let format = m.timeFormat {
             guard let naive = strptime(trimmed, format) else { return nil }
-            return (withZone(naive), m.timezone != nil)
+            return (zone?.utc(fromLocal: naive) ?? naive, zone != nil)
         }
         if let t = TelemetryTime.parse(Substring(trimmed), assumeOffset: 0) {
-            return t.hadOffset ? (t.ns, true) : (withZone(t.ns), m.timezone != nil)
+            return t.hadOffset ? (t.ns, true) : (zone?.utc(fromLocal: t.ns) ?? t.ns, zone != nil)
         }
         if let epoch = Double(trimmed), epoch > 1e8 { return (Int64(epoch * 1e9), true) }
-        _ = guessOffset
         return nil
     }
 
@@ -290,8 +319,8 @@ public enum KpiTableReader {
     }
 
     /// Fields of one CSV record, RFC 4180 quoting.
-    static func csvFields(_ line: ArraySlice<UInt8>) -> [String] {
-        var fields: [String] = []
+    static func csvFields(_ line: ArraySlice<UInt8>) -> [Substring] {
+        var fields: [Substring] = []
         var field: [UInt8] = []
         var inQuotes = false
         var i = line.startIndex
@@ -304,13 +333,13 @@ public enum KpiTableReader {
             } else if b == UInt8(ascii: "\"") {
                 inQuotes = true
             } else if b == UInt8(ascii: ",") {
-                fields.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true)
+                fields.append(Substring(String(decoding: field, as: UTF8.self))); field.removeAll(keepingCapacity: true)
             } else if b != 0x0D {
                 field.append(b)
             }
             i += 1
         }
-        fields.append(String(decoding: field, as: UTF8.self))
+        fields.append(Substring(String(decoding: field, as: UTF8.self)))
         return fields
     }
 }

@@ -121,6 +121,7 @@ public struct PMReader {
         var rIndex: Int?
         var typeIndex: Int?
         var skippedObjects = 0
+        var cellCache: [String: CellID?] = [:]
         var samples: [SampleKey: CellSample] = [:]
         var order: [SampleKey] = []
 
@@ -208,7 +209,11 @@ public struct PMReader {
                     named.append((name, v, resultLines[p] ?? valueLine))
                 }
             }
-            guard let cell = PMReader.cell(ldn: ldn, elementName: elementName) else {
+            // One file names the same few objects in every measInfo: parse each LDN once.
+            let cached = cellCache[ldn]
+            let cellOrNil = cached ?? PMReader.cell(ldn: ldn, elementName: elementName)
+            if cached == nil { cellCache[ldn] = .some(cellOrNil) }
+            guard let cell = cellOrNil else {
                 skippedObjects += 1
                 result.records += named.count
                 return
@@ -221,15 +226,20 @@ public struct PMReader {
             sample.suspect = sample.suspect || suspect
             for (name, raw, rline) in named {
                 result.records += 1
-                let text = raw.trimmingSpaces
+                let text = raw.trimmedSpaces
                 if text.isEmpty || text == "NIL" || text == "nil" { continue }
                 var values: [Double] = []
                 var bad = false
-                for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-                    let t = part.trimmingSpaces
-                    if t.isEmpty || t == "NIL" { values.append(.nan); continue }
-                    guard let v = Double(t), v.isFinite else { bad = true; break }
-                    values.append(v)
+                if let v = Double(text) {
+                    // The common case: one plain number.
+                    if v.isFinite { values = [v] } else { bad = true }
+                } else {
+                    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+                        let t = part.trimmedSpaces
+                        if t.isEmpty || t == "NIL" { values.append(.nan); continue }
+                        guard let v = Double(t), v.isFinite else { bad = true; break }
+                        values.append(v)
+                    }
                 }
                 if bad {
                     result.skipped += 1
@@ -270,11 +280,15 @@ public struct PMReader {
 }
 
 extension StringProtocol {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\n" || f == "\t" || f == "\r" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\n" || l == "\t" || l == "\r" { s = s.dropLast() }
-        return String(s)
+    var trimmingSpaces: String { String(trimmedSpaces) }
+
+    /// The text without leading and trailing ASCII whitespace, without copying.
+    var trimmedSpaces: Substring {
+        let u = Substring(self).utf8
+        func space(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x09 || b == 0x0D }
+        guard let first = u.firstIndex(where: { !space($0) }) else { return Substring(self)[Substring(self).endIndex...] }
+        let last = u.lastIndex(where: { !space($0) })!
+        return Substring(Substring(self).utf8[first...last])
     }
 }
 
@@ -299,8 +313,15 @@ enum StandardCounters {
         "L1M.SS-RSRP": (.rsrpDbm, 1),
     ]
 
+    static let standardFamilies = ["RRU.", "DRB.", "RRC.", "TB.", "L1M.", "MR.", "QosFlow.", "CARR.", "GTP.", "SM.", "MM.", "PEE.", "RACH."]
+
     static func apply(name: String, values: [Double], to s: inout CellSample) {
         guard let first = values.first else { return }
+        // Vendor counters (most of a vendor file) go straight to `vendor`.
+        if name.hasPrefix("pm") || name.hasPrefix("VS.") || !name.contains(".") {
+            s.vendor[name] = values
+            return
+        }
         if values.count == 1, let (kpi, scale) = base[name] {
             if !first.isNaN { s.values[kpi] = first * scale }
             return
@@ -324,8 +345,7 @@ enum StandardCounters {
             if !first.isNaN { s.vendor["_sub." + kpi.rawValue, default: [0]][0] += first }
             return
         }
-        let standardFamily = ["RRU.", "DRB.", "RRC.", "TB.", "L1M.", "MR.", "QosFlow.", "CARR.", "GTP.", "SM.", "MM.", "PEE.", "RACH."]
-        if standardFamily.contains(where: { name.hasPrefix($0) }) && name.contains(".") {
+        if standardFamilies.contains(where: { name.hasPrefix($0) }) {
             // Standard counters we do not turn into KPIs (delays, handovers, energy) and
             // per-QoS/S-NSSAI sub-counters are not vendor counters; they are not kept.
             return

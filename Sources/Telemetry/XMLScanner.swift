@@ -44,9 +44,14 @@ struct XMLScanner {
             if bytes[offset] != UInt8(ascii: "<") {
                 let start = offset
                 while offset < bytes.count && bytes[offset] != UInt8(ascii: "<") { offset += 1 }
-                let text = try decode(start, offset)
-                if text.contains(where: { !$0.isWhitespace }) { return .text(text) }
-                continue
+                // Whitespace between elements is not text; checked on bytes, before any String.
+                var blank = true
+                for i in start..<offset where !(bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09) {
+                    blank = false
+                    break
+                }
+                if blank { continue }
+                return .text(try decode(start, offset))
             }
             let open = offset
             guard offset + 1 < bytes.count else { throw Failure(offset: open, reason: "input ends inside a tag") }

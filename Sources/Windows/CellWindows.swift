@@ -41,10 +41,13 @@ public struct CellWindow: Sendable {
         "bw_mhz", "scs_khz", "n_rb", "dl_share", "peak_dl_mbps", "capacity_dl_at_mcs_mbps", "headroom_dl_pct", "prb_tot_dl_pct", "prb_tot_ul_pct",
     ]
 
+    static let fieldRank: [String: Int] = Dictionary(uniqueKeysWithValues: fieldOrder.enumerated().map { ($1, $0) })
+
     public var orderedValues: [(String, Double)] {
-        let known = CellWindow.fieldOrder.compactMap { k in values[k].map { (k, $0) } }
-        let rest = values.filter { !CellWindow.fieldOrder.contains($0.key) }.sorted { $0.key < $1.key }
-        return known + rest.map { ($0.key, $0.value) }
+        values.map { ($0.key, $0.value) }.sorted { a, b in
+            let ra = CellWindow.fieldRank[a.0] ?? Int.max, rb = CellWindow.fieldRank[b.0] ?? Int.max
+            return ra != rb ? ra < rb : a.0 < b.0
+        }
     }
 }
 
