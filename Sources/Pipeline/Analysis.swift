@@ -183,6 +183,7 @@ public final class Analysis {
             let problem = "not a capture and no telemetry format nocturne reads (looks like \(sniffed); KPI tables need a mapping: --mapping FILE)"
             return (InputSummary(path: file, kind: "\(sniffed)", bytes: size, packets: 0, linkType: nil, problem: problem), true)
         }
+        for note in read.notes { logger.info("\(file): \(note)") }
         for issue in read.issues.prefix(20) { logger.warning("\(issue)") }
         if read.issues.count > 20 { logger.warning("\(file): \(read.issues.count - 20) more problems") }
         stages.add(read.samples)

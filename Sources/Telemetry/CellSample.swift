@@ -162,6 +162,8 @@ public struct TelemetryRead: Sendable {
     public var kind: String
     public var samples: [CellSample] = []
     public var issues: [TelemetryIssue] = []
+    /// What was deliberately left out (not a problem with the input), e.g. non-cell objects.
+    public var notes: [String] = []
     /// Records (values, UE lines, rows) read, and skipped as unreadable.
     public var records = 0
     public var skipped = 0

@@ -272,8 +272,7 @@ public struct PMReader {
                 result.samples.append(s)
             }
             if skippedObjects > 0 {
-                result.issues.append(TelemetryIssue(path: "", line: nil,
-                                                    reason: "\(skippedObjects) measured objects are not cells (node, equipment, transport) and were left out"))
+                result.notes.append("\(skippedObjects) measured objects are not cells (node, equipment, transport) and were left out")
             }
         }
     }
