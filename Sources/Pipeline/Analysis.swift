@@ -229,6 +229,10 @@ public final class Analysis {
                    let batch = aggregator.flush() {
                     try stages.deliver(batch)
                 }
+                // Cell windows from metrics datagrams close a window after the newest report.
+                if stages.latestCellSampleEnd != .min {
+                    try stages.deliverCells(upTo: stages.latestCellSampleEnd - Int64(options.windowSeconds * 1e9))
+                }
             case .end:
                 break loop
             }
@@ -245,6 +249,55 @@ public final class Analysis {
     }
 }
 
+extension Analysis {
+    /// Reads a live gNB metrics feed (srsRAN UDP datagrams or WebSocket reports) until
+    /// SIGINT/SIGTERM or the feed ends; cell windows close on the clock, findings stream.
+    public func runMetrics(feed: MetricsFeed, name: String) throws -> Outcome {
+        let startedAt = Analysis.wallClock()
+        let stages = try Stages(options, sinks: openSinks(startedAt: startedAt, inputs: [name]))
+        let window = Int64(options.windowSeconds * 1e9)
+        var reports = 0, unreadable = 0
+        var ended: String?
+        logger.info("reading gNB metrics from \(name); stop with Ctrl-C")
+        var lastReport = Analysis.wallClock()
+        loop: while !StopSignal.isRequested {
+            let event = feed.next(timeoutMs: 250)
+            switch event {
+            case .report(let bytes, let source):
+                reports += 1
+                if !bytes.withUnsafeBytes({ stages.metricsReport($0, source: source) }) {
+                    unreadable += 1
+                    if unreadable <= 20 { logger.warning("\(name): report \(reports) from \(source) is not srsRAN metrics JSON") }
+                }
+            case .timeout:
+                break
+            case .ended(let why):
+                ended = why
+                break loop
+            }
+            // Windows close on the data's own clock: once reports are a window past a window's
+            // end (reports may arrive a little out of order); when the feed goes quiet for two
+            // windows of wall time, everything it sent so far closes.
+            let now = Analysis.wallClock()
+            if case .report = event { lastReport = now }
+            let latest = stages.latestCellSampleEnd
+            if latest != .min {
+                try stages.deliverCells(upTo: now - lastReport > 2 * window ? latest : latest - window)
+            }
+        }
+        feed.close()
+        try stages.drain()
+        var problems: [String] = []
+        if unreadable > 0 { problems.append("\(unreadable) of \(reports) reports unreadable and left out") }
+        if stages.lateCellSamples > 0 { problems.append("\(stages.lateCellSamples) reports arrived after their window closed and were left out") }
+        if let ended { problems.append("feed ended: \(ended)") }
+        let inputs = [InputSummary(path: name, kind: "metrics-feed", bytes: 0, packets: reports, linkType: nil,
+                                   problem: problems.isEmpty ? nil : problems.joined(separator: "; "))]
+        return Outcome(summary: try stages.close(startedAt: startedAt, inputs: inputs, interrupted: StopSignal.isRequested),
+                       unreadable: [])
+    }
+}
+
 /// Windows → detector → sinks for one run: what every source loop hands its closed windows to.
 final class Stages {
     let aggregator: WindowAggregator
@@ -255,8 +308,8 @@ final class Stages {
     private var runTotals = RunTotals()
     private var cellBuilder: CellWindowBuilder
     private var radio: RadioRules
-    private var metrics: [IPAddress: SrsRANReader] = [:]
-    private var cellTotals: [CellTotals] = []
+    private var metrics: [String: SrsRANReader] = [:]
+    private var cellTotals = CellTotals.Accumulator()
 
     init(_ options: Analysis.Options, sinks: [Sink]) {
         self.options = options
@@ -268,17 +321,52 @@ final class Stages {
     }
 
     func add(_ samples: [CellSample]) {
-        for s in samples { cellBuilder.add(s) }
+        for s in samples {
+            cellBuilder.add(s)
+            latestCellSampleEnd = max(latestCellSampleEnd, s.end)
+        }
     }
+
+    /// The newest time telemetry has reached (the data's own clock, not the wall's).
+    private(set) var latestCellSampleEnd = Int64.min
 
     /// A srsRAN metrics datagram seen in the user-plane input: the sender names the gNB.
     func metricsDatagram(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
         let payload = UnsafeRawBufferPointer(rebasing: frame[p.metricsOffset..<(p.metricsOffset + p.metricsLength)])
         guard payload.first == UInt8(ascii: "{") else { return }
-        var reader = metrics[p.outer.src] ?? SrsRANReader(gnb: "gnb-\(p.outer.src)", config: options.telemetry.cellConfig)
-        if case .samples(let samples) = reader.ingest(payload) { add(samples) }
-        metrics[p.outer.src] = reader
+        metricsReport(payload, source: "\(p.outer.src)")
     }
+
+    /// One srsRAN report from `source` (an address or a server name); false when unreadable.
+    @discardableResult
+    func metricsReport(_ payload: UnsafeRawBufferPointer, source: String) -> Bool {
+        var reader = metrics[source] ?? SrsRANReader(gnb: "gnb-\(source)", config: options.telemetry.cellConfig)
+        defer { metrics[source] = reader }
+        switch reader.ingest(payload) {
+        case .samples(let samples): add(samples); return true
+        case .ignored: return true
+        case .invalid: return false
+        }
+    }
+
+    /// Cell windows that end by `watermark`: judged, written, counted.
+    func deliverCells(upTo watermark: Int64) throws {
+        let windows = cellBuilder.close(upTo: watermark)
+        guard !windows.isEmpty else { return }
+        var events: [FindingEvent] = []
+        for w in windows {
+            events += radio.observe(w)
+            cellTotals.add(w)
+        }
+        events = describe(events)
+        for s in sinks {
+            try s.write(windows)
+            try s.write(events)
+        }
+        record(events)
+    }
+
+    var lateCellSamples: Int { cellBuilder.lateSamples }
 
     /// A closed window: detect, then write the window and the findings it opened or resolved.
     func deliver(_ batch: WindowBatch) throws {
@@ -299,18 +387,10 @@ final class Stages {
         record(closing)
 
         // RAN telemetry: cell windows in time order, judged by the radio rules.
-        let windows = cellBuilder.finish()
-        guard !windows.isEmpty else { return }
-        var events: [FindingEvent] = []
-        for w in windows { events += radio.observe(w) }
-        events += radio.finish()
-        events = describe(events)
-        for s in sinks {
-            try s.write(windows)
-            try s.write(events)
-        }
-        record(events)
-        cellTotals = CellTotals.of(windows)
+        try deliverCells(upTo: .max)
+        let resolved = describe(radio.finish())
+        for s in sinks { try s.write(resolved) }
+        record(resolved)
     }
 
     /// Writes the run summary to every sink and returns it.
@@ -325,7 +405,7 @@ final class Stages {
             runTotals: runTotals,
             sessions: aggregator.sessions.sessions.count,
             tunnelsTied: aggregator.sessions.tunnels.count)
-        summary.cells = cellTotals
+        summary.cells = cellTotals.totals
         for s in sinks { try s.close(summary) }
         return summary
     }

@@ -5,8 +5,11 @@ import Yams
 /// A pipeline job (`pipelines/*.yaml`): source → decode → windows → detect → sinks.
 public struct Job: Sendable {
     public enum Source: Sendable {
-        case pcap(paths: [String], filter: String?)
+        /// Files, folders and globs: captures and RAN telemetry, recognised by content.
+        case files(paths: [String], filter: String?)
         case live(interface: String, filter: String?, snapLength: Int32, promiscuous: Bool)
+        /// A live srsRAN metrics feed: UDP datagrams on `udp` (host:port) or the WebSocket at `websocket`.
+        case metrics(udp: String?, websocket: String?)
     }
 
     public enum SinkSpec: Sendable, Equatable {
@@ -190,19 +193,30 @@ public enum JobLoader {
 
     static func source(_ node: Node, _ path: String) throws(JobError) -> Job.Source {
         guard let m = node.mapping, m.count == 1, let entry = m.first, let kind = entry.key.string else {
-            throw JobError(file: path, line: line(node), key: "source", message: "give exactly one of pcap or live (pm arrives with RAN telemetry)")
+            throw JobError(file: path, line: line(node), key: "source", message: "give exactly one of pcap, pm, files, live or srsran")
         }
         let value = entry.value
         guard let fields = value.mapping else {
             throw JobError(file: path, line: line(value), key: "source.\(kind)", message: "expected a mapping")
         }
         switch kind {
-        case "pcap":
-            try allow(fields, ["paths", "filter"], path, at: "source.pcap")
-            guard let p = fields["paths"] else { throw JobError(file: path, line: line(value), key: "source.pcap.paths", message: "missing: list files, directories or globs") }
+        case "pcap", "pm", "files":
+            // One reader for all: every file is recognised by its content.
+            try allow(fields, kind == "pcap" ? ["paths", "filter"] : ["paths"], path, at: "source.\(kind)")
+            guard let p = fields["paths"] else { throw JobError(file: path, line: line(value), key: "source.\(kind).paths", message: "missing: list files, directories or globs") }
             let paths = p.sequence?.compactMap(\.string) ?? p.string.map { [$0] } ?? []
-            guard !paths.isEmpty else { throw JobError(file: path, line: line(p), key: "source.pcap.paths", message: "expected a list of paths") }
-            return .pcap(paths: paths, filter: fields["filter"]?.string)
+            guard !paths.isEmpty else { throw JobError(file: path, line: line(p), key: "source.\(kind).paths", message: "expected a list of paths") }
+            return .files(paths: paths, filter: fields["filter"]?.string)
+        case "srsran":
+            try allow(fields, ["udp", "websocket"], path, at: "source.srsran")
+            let udp = fields["udp"]?.string, websocket = fields["websocket"]?.string
+            guard (udp == nil) != (websocket == nil) else {
+                throw JobError(file: path, line: line(value), key: "source.srsran", message: "give udp: host:port (srsRAN up to 25.04) or websocket: ws://host:port (25.10 and later)")
+            }
+            if let w = websocket, !w.hasPrefix("ws://") {
+                throw JobError(file: path, line: line(fields["websocket"]!), key: "source.srsran.websocket", message: "expected ws://host:port[/path]")
+            }
+            return .metrics(udp: udp, websocket: websocket)
         case "live":
             try allow(fields, ["interface", "filter", "snaplen", "promiscuous"], path, at: "source.live")
             guard let interface = fields["interface"]?.string else {
@@ -219,10 +233,8 @@ public enum JobLoader {
                 promiscuous = b
             }
             return .live(interface: interface, filter: fields["filter"]?.string, snapLength: snap, promiscuous: promiscuous)
-        case "pm":
-            throw JobError(file: path, line: line(node), key: "source.pm", message: "PM files are not read by this version yet")
         default:
-            throw JobError(file: path, line: line(node), key: "source.\(kind)", message: "unknown source; use pcap or live")
+            throw JobError(file: path, line: line(node), key: "source.\(kind)", message: "unknown source; use pcap, pm, files, live or srsran")
         }
     }
 

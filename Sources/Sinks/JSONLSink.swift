@@ -128,6 +128,8 @@ public final class JSONLSink: Sink {
             line.close(); line.newline()
         }
         try cells.write(line)
+        // Live runs: readers tailing the file see each window as it closes.
+        if streamFindings { try cells.flush() }
     }
 
     public func write(_ events: [FindingEvent]) throws {
@@ -135,6 +137,7 @@ public final class JSONLSink: Sink {
         line.reset()
         for e in events { FindingJSON.append(e.finding, to: &line) }
         try findings.write(line)
+        try findings.flush()
     }
 
     public func close(_ summary: RunSummary) throws {

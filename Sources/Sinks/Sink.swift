@@ -114,6 +114,11 @@ final class OutputFile {
         if n != bytes.count { throw SinkError("\(path): write failed (\(String(cString: strerror(errno))))") }
     }
 
+    func flush() throws {
+        guard let file else { return }
+        if fflush(file) != 0 { throw SinkError("\(path): write failed (\(String(cString: strerror(errno))))") }
+    }
+
     func close() throws {
         guard let f = file else { return }
         file = nil
@@ -154,19 +159,49 @@ public struct CellTotals: Sendable {
 
     /// Totals per cell over a run's windows, in cell order.
     public static func of(_ windows: [CellWindow]) -> [CellTotals] {
-        var by: [String: [CellWindow]] = [:]
-        for w in windows { by[w.cell.name, default: []].append(w) }
-        return by.keys.sorted().map { name in
-            let ws = by[name]!
-            func mean(_ k: String) -> Double? {
-                let v = ws.compactMap { $0[k] }
-                return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
+        var a = Accumulator()
+        for w in windows { a.add(w) }
+        return a.totals
+    }
+
+    /// Per-cell totals built window by window, so a live run keeps no windows.
+    public struct Accumulator: Sendable {
+        struct Running: Sendable {
+            var sources: Set<String> = []
+            var windows = 0, suspect = 0
+            var first = Int64.max, last = Int64.min
+            var relative = false
+            var utilMax: Double?
+            var sums: [String: (Double, Int)] = [:]
+        }
+
+        private var cells: [String: Running] = [:]
+
+        public init() {}
+
+        public mutating func add(_ w: CellWindow) {
+            var r = cells[w.cell.name] ?? Running()
+            r.sources.insert(w.source)
+            r.windows += 1
+            if w.suspect { r.suspect += 1 }
+            r.first = min(r.first, w.start)
+            r.last = max(r.last, w.end)
+            r.relative = r.relative || w.relativeTime
+            if let u = w["prb_util_dl_pct"] ?? w["prb_util_dl_est_pct"] { r.utilMax = max(r.utilMax ?? u, u) }
+            for k in ["cell_thp_dl_mbps", "cqi_mean", "mcs_dl_mean"] {
+                if let v = w[k] { r.sums[k, default: (0, 0)].0 += v; r.sums[k, default: (0, 0)].1 += 1 }
             }
-            let util = ws.compactMap { $0["prb_util_dl_pct"] ?? $0["prb_util_dl_est_pct"] }
-            return CellTotals(cell: name, sources: Array(Set(ws.map(\.source))).sorted(), windows: ws.count,
-                              suspectWindows: ws.filter(\.suspect).count, first: ws.map(\.start).min()!, last: ws.map(\.end).max()!,
-                              relativeTime: ws.contains { $0.relativeTime }, prbUtilDlMaxPct: util.max(),
-                              cellThpDlMeanMbps: mean("cell_thp_dl_mbps"), cqiMean: mean("cqi_mean"), mcsDlMean: mean("mcs_dl_mean"))
+            cells[w.cell.name] = r
+        }
+
+        public var totals: [CellTotals] {
+            cells.keys.sorted().map { name in
+                let r = cells[name]!
+                func mean(_ k: String) -> Double? { r.sums[k].map { $0.0 / Double($0.1) } }
+                return CellTotals(cell: name, sources: r.sources.sorted(), windows: r.windows, suspectWindows: r.suspect,
+                                  first: r.first, last: r.last, relativeTime: r.relative, prbUtilDlMaxPct: r.utilMax,
+                                  cellThpDlMeanMbps: mean("cell_thp_dl_mbps"), cqiMean: mean("cqi_mean"), mcsDlMean: mean("mcs_dl_mean"))
+            }
         }
     }
 }

@@ -83,6 +83,15 @@ public struct KpiTableMapping: Codable, Sendable, Equatable {
         return m
     }
 
+    /// Every `*.yaml` mapping in a folder (the shipped ones live in pipelines/mappings/).
+    public static func loadAll(in directory: String) throws -> [(path: String, mapping: KpiTableMapping)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return try names.filter { $0.hasSuffix(".yaml") }.sorted().map { name in
+            let path = directory + "/" + name
+            return (path, try load(path: path))
+        }
+    }
+
     /// Every column the mapping reads, for matching a table's header.
     var requiredColumns: [String] {
         var c = columns.map(\.name) + (cellColumns ?? []) + (timeColumns ?? [])

@@ -70,6 +70,10 @@ public struct CellWindowBuilder {
     }
 
     private var pending: [Key: (sample: CellSample, weight: Double)] = [:]
+    /// Windows ending at or before this have been handed out (live sources close by the clock).
+    public private(set) var closedUpTo: Int64 = .min
+    /// Samples that arrived for a window already handed out.
+    public private(set) var lateSamples = 0
 
     public init(windowLength: Int64, defaultConfig: CellConfig = CellConfig()) {
         self.windowLength = windowLength
@@ -83,6 +87,10 @@ public struct CellWindowBuilder {
             let start = mid >= 0 ? mid / windowLength * windowLength : ((mid + 1) / windowLength - 1) * windowLength
             key = Key(cell: s.cell, start: start, end: start + windowLength)
         }
+        guard key.end > closedUpTo else {
+            lateSamples += 1
+            return
+        }
         guard let existing = pending[key] else {
             var first = s
             first.start = key.start
@@ -94,13 +102,18 @@ public struct CellWindowBuilder {
                                 : Self.combine(existing.sample, weight: existing.weight, s, weight: s.seconds)
     }
 
-    /// All windows, in time order per cell; the builder is empty afterwards.
-    public mutating func finish() -> [CellWindow] {
-        let keys = pending.keys.sorted { ($0.start, $0.cell, $0.end) < ($1.start, $1.cell, $1.end) }
-        let windows = keys.map { derive(pending[$0]!.sample) }
-        pending = [:]
+    /// The windows that end at or before `watermark`, in time order; later samples for them
+    /// are counted as late.
+    public mutating func close(upTo watermark: Int64) -> [CellWindow] {
+        let keys = pending.keys.filter { $0.end <= watermark }
+            .sorted { ($0.start, $0.cell, $0.end) < ($1.start, $1.cell, $1.end) }
+        let windows = keys.map { derive(pending.removeValue(forKey: $0)!.sample) }
+        closedUpTo = max(closedUpTo, watermark)
         return windows
     }
+
+    /// All windows, in time order; the builder is empty afterwards.
+    public mutating func finish() -> [CellWindow] { close(upTo: .max) }
 
     /// Two readings of the same period: the later one's values win counter by counter.
     static func union(_ a: CellSample, _ b: CellSample) -> CellSample {

@@ -57,6 +57,12 @@ struct Analyze: ParsableCommand {
     @Option(help: "Capture live from this interface instead of reading files (stop with Ctrl-C).")
     var interface: String?
 
+    @Option(help: "Read srsRAN metrics datagrams live on this UDP address, e.g. 0.0.0.0:55555 (stop with Ctrl-C).")
+    var metricsUdp: String?
+
+    @Option(help: "Read srsRAN metrics live from its WebSocket server, e.g. ws://127.0.0.1:8001 (srsRAN 25.10+).")
+    var metricsWs: String?
+
     @Option(help: "Snap length for live capture, in bytes.")
     var snaplen: Int32 = 262_144
 
@@ -91,11 +97,15 @@ struct Analyze: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if paths.isEmpty && interface == nil {
-            throw ValidationError("give at least one capture file, directory or glob, or --interface IF")
+        let live = [interface, metricsUdp, metricsWs].compactMap { $0 }.count
+        if paths.isEmpty && live == 0 {
+            throw ValidationError("give at least one file, directory or glob, or --interface IF, --metrics-udp ADDR or --metrics-ws URL")
         }
-        if !paths.isEmpty && interface != nil {
-            throw ValidationError("give capture paths or --interface, not both")
+        if (!paths.isEmpty && live > 0) || live > 1 {
+            throw ValidationError("give paths or one live source (--interface, --metrics-udp, --metrics-ws), not several")
+        }
+        if let w = metricsWs, !w.hasPrefix("ws://") {
+            throw ValidationError("--metrics-ws \(w): expected ws://host:port[/path]")
         }
         guard let seconds = JobLoader.parseDuration(window), seconds > 0 else {
             throw ValidationError("--window \(window): not a duration; write e.g. 10s, 1m or 500ms")
@@ -137,8 +147,11 @@ struct Analyze: ParsableCommand {
         options.sinks = [.jsonl(directory: directory), .sqlite(path: directory + "/nocturne.sqlite"),
                          .report(path: directory + "/report.md")]
         options.progress = format == .json ? .off : Progress.automatic(quiet: quiet)
-        options.streamFindings = interface != nil
+        options.streamFindings = interface != nil || metricsUdp != nil || metricsWs != nil
         StopSignal.install()
+        if metricsUdp != nil || metricsWs != nil {
+            return try runMetricsFeed(udp: metricsUdp, websocket: metricsWs, options: options, directory: directory, format: format, quiet: quiet)
+        }
         try execute(options: options, directory: directory, format: format, quiet: quiet) { analysis in
             if let interface {
                 return try analysis.runLive(interface: interface, filter: filter, snapLength: snaplen, promiscuous: promiscuous)
@@ -153,13 +166,11 @@ extension Analyze {
     func telemetrySources() throws -> TelemetrySources {
         var t = TelemetrySources()
         t.start = start.flatMap { TelemetryTime.parse(Substring($0))?.ns }
-        var files = mappings
-        if files.isEmpty {
-            let dir = "pipelines/mappings"
-            files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
-                .filter { $0.hasSuffix(".yaml") && !$0.hasPrefix("vendor") }.sorted().map { dir + "/" + $0 }
+        if mappings.isEmpty {
+            t.tableMappings = try KpiTableMapping.loadAll(in: "pipelines/mappings")
+        } else {
+            for f in mappings { t.tableMappings.append((f, try KpiTableMapping.load(path: f))) }
         }
-        for f in files { t.tableMappings.append((f, try KpiTableMapping.load(path: f))) }
         if let v = vendorMapping {
             guard let text = try? String(contentsOfFile: v, encoding: .utf8) else {
                 throw TelemetryIssue(path: v, line: nil, reason: "cannot read the vendor mapping")
@@ -170,6 +181,21 @@ extension Analyze {
         if let scs = scsKhz { t.cellConfig.scsKHz = scs }
         if let bw = bandwidthMhz, let scs = scsKhz { t.cellConfig.nRB = CarrierTables.nRB(bandwidthMHz: bw, scsKHz: scs) }
         return t
+    }
+}
+
+/// Opens a live srsRAN metrics feed and reads it; a feed that cannot be opened is exit 1.
+func runMetricsFeed(udp: String?, websocket: String?, options: Analysis.Options, directory: String?, format: OutputFormat,
+                    quiet: Bool) throws {
+    let feed: MetricsFeed
+    do {
+        if let udp { feed = try UDPMetricsListener(address: udp) } else { feed = try WebSocketMetricsClient(url: websocket ?? "") }
+    } catch {
+        printError("nocturne: \(error)")
+        throw ExitCode(1)
+    }
+    try execute(options: options, directory: directory, format: format, quiet: quiet) {
+        try $0.runMetrics(feed: feed, name: udp.map { "udp://\($0)" } ?? websocket ?? "")
     }
 }
 

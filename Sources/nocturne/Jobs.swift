@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Telemetry
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +33,12 @@ struct Run: ParsableCommand {
         options.gtpHeuristic = loaded.gtpHeuristic
         options.rules = loaded.rules
         options.sinks = loaded.sinks
+        do {
+            options.telemetry.tableMappings = try KpiTableMapping.loadAll(in: "pipelines/mappings")
+        } catch {
+            printError("nocturne: \(error)")
+            throw ExitCode(2)
+        }
         if let runID { options.runID = runID }
         options.progress = format == .json ? .off : Progress.automatic(quiet: quiet)
         let directory = loaded.sinks.compactMap { spec -> String? in
@@ -39,9 +46,12 @@ struct Run: ParsableCommand {
         }.first
         StopSignal.install()
         switch loaded.source {
-        case .pcap(let paths, let filter):
+        case .files(let paths, let filter):
             options.filter = filter
             try execute(options: options, directory: directory, format: format, quiet: quiet) { try $0.run(paths: paths) }
+        case .metrics(let udp, let websocket):
+            options.streamFindings = true
+            try runMetricsFeed(udp: udp, websocket: websocket, options: options, directory: directory, format: format, quiet: quiet)
         case .live(let interface, let filter, let snap, let promiscuous):
             options.streamFindings = true
             try execute(options: options, directory: directory, format: format, quiet: quiet) {
@@ -65,8 +75,10 @@ struct Validate: ParsableCommand {
             throw ExitCode(2)
         }
         switch loaded.source {
-        case .pcap(let paths, let filter):
+        case .files(let paths, let filter):
             print("\(job): ok: job \(loaded.name) reads \(paths.joined(separator: ", "))" + (filter.map { " with filter \"\($0)\"" } ?? ""))
+        case .metrics(let udp, let websocket):
+            print("\(job): ok: job \(loaded.name) reads srsRAN metrics " + (udp.map { "datagrams on \($0)" } ?? "from \(websocket ?? "")"))
         case .live(let interface, let filter, let snap, let promiscuous):
             print("\(job): ok: job \(loaded.name) captures on \(interface) (snaplen \(snap)\(promiscuous ? ", promiscuous" : ""))" + (filter.map { " with filter \"\($0)\"" } ?? ""))
         }

@@ -10,7 +10,7 @@ struct CLITests {
         let none = try CLI.run([])
         #expect(none.status == 0 || none.status == 2)  // bare `nocturne` prints help
         let noPaths = try CLI.run(["analyze"])
-        #expect(noPaths.status == 2 && noPaths.stderr.contains("give at least one capture file"))
+        #expect(noPaths.status == 2 && noPaths.stderr.contains("give at least one file, directory or glob"))
         let window = try CLI.run(["analyze", "x.pcap", "--window", "soon"])
         #expect(window.status == 2 && window.stderr.contains("--window"))
         let detector = try CLI.run(["analyze", "x.pcap", "--detector", "model.gguf"])

@@ -15,7 +15,7 @@ struct JobTests {
         let cwd = FileManager.default.currentDirectoryPath
         FileManager.default.changeCurrentDirectoryPath(TestPaths.repository.path)
         defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
-        for name in ["demo", "n3-nightly", "live-n3"] {
+        for name in ["demo", "n3-nightly", "live-n3", "pm-nightly", "srsran-live"] {
             let job = try JobLoader.load(path: "pipelines/\(name).yaml")
             #expect(job.name == name && job.windowSeconds == 10 && job.sinks.count == 3)
         }
