@@ -187,15 +187,15 @@ public final class Analysis {
         for issue in read.issues.prefix(20) { logger.warning("\(issue)") }
         if read.issues.count > 20 { logger.warning("\(file): \(read.issues.count - 20) more problems") }
         stages.add(read.samples)
-        var problem: String?
-        if let fatal = read.fatal {
-            problem = fatal.description.hasPrefix(file) ? String(fatal.description.dropFirst(file.count + 2)) : fatal.description
-        } else if read.skipped > 0 {
-            let first = read.issues.first { $0.line != nil }.map { " (first: \($0.description.dropFirst(file.count + 1)))" } ?? ""
-            problem = "\(read.skipped) of \(read.records) records unreadable and left out\(first)"
-        } else if let cut = read.issues.first(where: { $0.reason.contains("read up to there") || $0.reason.contains("cut off") || $0.reason.contains("damaged") }) {
-            problem = String(cut.description.dropFirst(min(cut.description.count, file.count + 1)))
+        // The report's one line per input: what stopped it, else what it left out.
+        var problems: [String] = []
+        if let fatal = read.fatal { problems.append(String(fatal.located.dropFirst())) }
+        if let stopped = read.stopped { problems.append("stopped early" + stopped.located) }
+        if read.skipped > 0 {
+            let first = read.issues.first { $0.line != nil }.map { " (first at line \($0.line!): \($0.field.map { "\($0): " } ?? "")\($0.reason))" } ?? ""
+            problems.append("\(read.skipped) of \(read.records) records unreadable and left out\(first)")
         }
+        let problem = problems.isEmpty ? nil : problems.joined(separator: "; ")
         return (InputSummary(path: file, kind: read.kind, bytes: size, packets: read.records, linkType: nil, problem: problem),
                 read.fatal != nil && read.samples.isEmpty)
     }

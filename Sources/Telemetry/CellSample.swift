@@ -149,8 +149,11 @@ public struct TelemetryIssue: Error, Sendable, CustomStringConvertible, Equatabl
         self.reason = reason
     }
 
-    public var description: String {
-        var s = path
+    public var description: String { path + located }
+
+    /// The issue without the file name: `:line: field: reason`, or `: reason`.
+    public var located: String {
+        var s = ""
         if let line { s += ":\(line)" }
         if let field { s += ": \(field)" }
         return s + ": " + reason
@@ -169,6 +172,9 @@ public struct TelemetryRead: Sendable {
     public var skipped = 0
     /// Set when nothing could be read at all.
     public var fatal: TelemetryIssue?
+    /// Set when reading stopped before the end of the input (a cut or damaged file); what
+    /// came before is in `samples`.
+    public var stopped: TelemetryIssue?
 
     public init(kind: String) { self.kind = kind }
 }

@@ -31,6 +31,19 @@ enum InputBytes {
         return Result(bytes: out)
     }
 
+    /// Reads a file (inflating gzip) and hands its bytes to a reader; a file that cannot be
+    /// opened is fatal, one that cannot be read to its end has stopped early.
+    static func read(_ path: String, kind: String, _ body: ([UInt8], inout TelemetryRead) -> Void) -> TelemetryRead {
+        var result = TelemetryRead(kind: kind)
+        guard let input = read(path) else {
+            result.fatal = TelemetryIssue(path: path, line: nil, reason: "cannot open")
+            return result
+        }
+        body(input.bytes, &result)
+        if let p = input.problem { result.stopped = result.stopped ?? TelemetryIssue(path: path, line: nil, reason: p) }
+        return result
+    }
+
     static func inflate(_ path: String) -> Result? {
         guard let gz = gzopen(path, "rb") else { return nil }
         defer { gzclose(gz) }

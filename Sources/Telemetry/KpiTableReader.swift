@@ -152,14 +152,7 @@ public enum KpiTableReader {
     }
 
     public static func read(path: String, mapping: KpiTableMapping) -> TelemetryRead {
-        var result = TelemetryRead(kind: "kpi-table")
-        guard let input = InputBytes.read(path) else {
-            result.fatal = TelemetryIssue(path: path, line: nil, reason: "cannot open")
-            return result
-        }
-        read(bytes: input.bytes, path: path, mapping: mapping, into: &result)
-        if let p = input.problem { result.issues.append(TelemetryIssue(path: path, line: nil, reason: p)) }
-        return result
+        InputBytes.read(path, kind: "kpi-table") { read(bytes: $0, path: path, mapping: mapping, into: &$1) }
     }
 
     public static func read(bytes: [UInt8], path: String, mapping m: KpiTableMapping, into result: inout TelemetryRead) {

@@ -105,7 +105,7 @@ public final class UDPMetricsListener: MetricsFeed {
                 getnameinfo($0, socklen_t(MemoryLayout<sockaddr_storage>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
             }
         }
-        return rc == 0 ? String(cString: host) : "unknown"
+        return rc == 0 ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
     }
 
     public func close() {

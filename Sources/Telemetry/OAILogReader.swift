@@ -38,14 +38,7 @@ public struct OAILogReader {
     }
 
     public func read(path: String) -> TelemetryRead {
-        var result = TelemetryRead(kind: "oai-log")
-        guard let input = InputBytes.read(path) else {
-            result.fatal = TelemetryIssue(path: path, line: nil, reason: "cannot open")
-            return result
-        }
-        read(bytes: input.bytes, path: path, into: &result)
-        if let p = input.problem { result.issues.append(TelemetryIssue(path: path, line: nil, reason: p)) }
-        return result
+        InputBytes.read(path, kind: "oai-log") { read(bytes: $0, path: path, into: &$1) }
     }
 
     public func read(bytes: [UInt8], path: String, into result: inout TelemetryRead) {
@@ -211,24 +204,16 @@ public struct OAILogReader {
         }
         if let v = number(after: "CQI ", in: line) { ue.cqi = v; known = true }
         if line.contains("CQI "), let v = number(after: "RI ", in: line) { ue.rank = v }
-        if line.contains("dlsch_rounds ") {
-            guard let rounds = roundsList(after: "dlsch_rounds ", in: line) else { return false }
-            let errors = number(after: "dlsch_errors ", in: line) ?? 0
-            ue.counters.dlTx = rounds.reduce(0, +)
-            ue.counters.dlNack = rounds.dropFirst().reduce(0, +) + errors
-            ue.counters.dlErr = errors
+        if let (tx, nack, errors) = harq("dlsch", in: line) {
+            ue.counters.dlTx = tx; ue.counters.dlNack = nack; ue.counters.dlErr = errors
             ue.blerDl = number(after: "BLER ", in: line)
             (ue.mcsDl, ue.mcsDlTable) = mcs(in: line)
             if let v = number(after: "CCE fail ", in: line) { ue.counters.cceFail += v }
             ue.goodputDl = number(after: "goodput ", in: line)
             return true
         }
-        if line.contains("ulsch_rounds ") {
-            guard let rounds = roundsList(after: "ulsch_rounds ", in: line) else { return false }
-            let errors = number(after: "ulsch_errors ", in: line) ?? 0
-            ue.counters.ulTx = rounds.reduce(0, +)
-            ue.counters.ulNack = rounds.dropFirst().reduce(0, +) + errors
-            ue.counters.ulErr = errors
+        if let (tx, nack, errors) = harq("ulsch", in: line) {
+            ue.counters.ulTx = tx; ue.counters.ulNack = nack; ue.counters.ulErr = errors
             ue.blerUl = number(after: "BLER ", in: line)
             ue.mcsUl = mcs(in: line).0
             if let v = number(after: "SNR ", in: line) { ue.snr = v }
@@ -236,6 +221,7 @@ public struct OAILogReader {
             ue.goodputUl = number(after: "goodput ", in: line)
             return true
         }
+        if line.contains("dlsch_rounds ") || line.contains("ulsch_rounds ") { return false }
         if line.contains("MAC:") {
             guard let tx = number(after: "TX ", in: line), let rx = number(after: "RX ", in: line) else { return false }
             ue.counters.macTx = tx; ue.counters.macRx = rx; ue.hasMac = true
@@ -246,6 +232,14 @@ public struct OAILogReader {
         if let v = number(after: "ulsch_total_bytes_received ", in: line) { ue.counters.macRx = v; return true }
         if line.contains("LCID ") || line.contains("UL-RI") || line.contains("srs") || line.contains("SRS") { return true }
         return known
+    }
+
+    /// `<x>sch_rounds r0/r1/…, <x>sch_errors e`: transmissions, NACKed ones (every
+    /// retransmission and every final error) and final errors.
+    static func harq(_ channel: String, in line: Substring) -> (Double, Double, Double)? {
+        guard line.contains(channel + "_rounds "), let rounds = roundsList(after: channel + "_rounds ", in: line) else { return nil }
+        let errors = number(after: channel + "_errors ", in: line) ?? 0
+        return (rounds.reduce(0, +), rounds.dropFirst().reduce(0, +) + errors, errors)
     }
 
     /// `MCS (t) m` or `MCS m`.

@@ -13,16 +13,7 @@ public struct PMReader {
     }
 
     public func read(path: String) -> TelemetryRead {
-        var result = TelemetryRead(kind: "pm-xml")
-        guard let input = InputBytes.read(path) else {
-            result.fatal = TelemetryIssue(path: path, line: nil, reason: "cannot open")
-            return result
-        }
-        read(bytes: input.bytes, path: path, into: &result)
-        if let problem = input.problem {
-            result.issues.append(TelemetryIssue(path: path, line: nil, reason: problem))
-        }
-        return result
+        InputBytes.read(path, kind: "pm-xml") { read(bytes: $0, path: path, into: &$1) }
     }
 
     public func read(bytes: [UInt8], path: String, into result: inout TelemetryRead) {
@@ -63,13 +54,13 @@ public struct PMReader {
             if stack.isEmpty && state.roots == 0 {
                 result.fatal = TelemetryIssue(path: path, line: nil, reason: "no XML elements")
             } else if !stack.isEmpty {
-                result.issues.append(TelemetryIssue(path: path, line: scanner.line(at: bytes.count), field: stack.last,
-                                                    reason: "file ends inside <\(stack.last!)>; read up to there"))
+                result.stopped = TelemetryIssue(path: path, line: scanner.line(at: bytes.count), field: stack.last,
+                                                reason: "file ends inside <\(stack.last!)>; read up to there")
             }
         } catch let error as XMLScanner.Failure {
             let line = scanner.line(at: error.offset)
             let issue = TelemetryIssue(path: path, line: line, field: stack.last, reason: error.reason + "; read up to there")
-            if state.roots == 0 { result.fatal = issue } else { result.issues.append(issue) }
+            if state.roots == 0 { result.fatal = issue } else { result.stopped = issue }
         } catch {
             result.fatal = TelemetryIssue(path: path, line: nil, reason: "\(error)")
         }

@@ -134,26 +134,23 @@ public struct SrsRANReader {
 
     /// A file of reports: JSON Lines (datagrams or WebSocket frames as recorded), one per line.
     public static func read(path: String, gnb: String = "srsgnb", config: CellConfig = CellConfig()) -> TelemetryRead {
-        var result = TelemetryRead(kind: "srsran-json")
-        guard let input = InputBytes.read(path) else {
-            result.fatal = TelemetryIssue(path: path, line: nil, reason: "cannot open")
-            return result
-        }
+        InputBytes.read(path, kind: "srsran-json") { read(bytes: $0, path: path, gnb: gnb, config: config, into: &$1) }
+    }
+
+    public static func read(bytes: [UInt8], path: String, gnb: String = "srsgnb", config: CellConfig = CellConfig(),
+                            into result: inout TelemetryRead) {
         var reader = SrsRANReader(gnb: gnb, config: config)
         var line = 0
         var start = 0
-        let bytes = input.bytes
         var anyReport = false
         while start < bytes.count {
             var end = start
             while end < bytes.count && bytes[end] != 0x0A { end += 1 }
             line += 1
             defer { start = end + 1 }
-            let isBlank = bytes[start..<end].allSatisfy { $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }
-            if isBlank { continue }
+            if bytes[start..<end].allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
             result.records += 1
-            let outcome = bytes.withUnsafeBytes { reader.ingest(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
-            switch outcome {
+            switch bytes.withUnsafeBytes({ reader.ingest(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }) {
             case .samples(let s): result.samples += s; anyReport = true
             case .ignored: anyReport = true
             case .invalid(let why):
@@ -161,8 +158,6 @@ public struct SrsRANReader {
                 result.issues.append(TelemetryIssue(path: path, line: line, field: "report", reason: why))
             }
         }
-        if let p = input.problem { result.issues.append(TelemetryIssue(path: path, line: nil, reason: p)) }
         if !anyReport { result.fatal = TelemetryIssue(path: path, line: result.issues.first?.line, reason: "no srsRAN metrics report read") }
-        return result
     }
 }

@@ -26,7 +26,8 @@ public struct TelemetrySources: Sendable {
             guard head.contains("measCollecFile") || head.contains("measDataFile") else { return nil }
             PMReader(mapping: vendorMapping).read(bytes: bytes, path: path, into: &result)
         } else if first == UInt8(ascii: "{") && SrsRANReader.recognises(head) {
-            result = SrsRANReader.read(path: path, config: cellConfig)
+            result = TelemetryRead(kind: "srsran-json")
+            SrsRANReader.read(bytes: bytes, path: path, config: cellConfig, into: &result)
         } else if OAILogReader.recognises(head) {
             result = TelemetryRead(kind: "oai-log")
             OAILogReader(start: start ?? Self.companionStart(of: path)).read(bytes: bytes, path: path, into: &result)
@@ -36,7 +37,7 @@ public struct TelemetrySources: Sendable {
         } else {
             return nil
         }
-        if let p = input.problem { result.issues.append(TelemetryIssue(path: path, line: nil, reason: p)) }
+        if let p = input.problem { result.stopped = result.stopped ?? TelemetryIssue(path: path, line: nil, reason: p) }
         // Issues without a path (reader-wide notes) belong to this file.
         for i in result.issues.indices where result.issues[i].path.isEmpty { result.issues[i].path = path }
         return result
