@@ -107,9 +107,11 @@ public struct CellWindowBuilder {
     public mutating func close(upTo watermark: Int64) -> [CellWindow] {
         let keys = pending.keys.filter { $0.end <= watermark }
             .sorted { ($0.start, $0.cell, $0.end) < ($1.start, $1.cell, $1.end) }
-        let windows = keys.map { derive(pending.removeValue(forKey: $0)!.sample) }
+        var samples: [CellSample] = []
+        samples.reserveCapacity(keys.count)
+        for k in keys { samples.append(pending.removeValue(forKey: k)!.sample) }
         closedUpTo = max(closedUpTo, watermark)
-        return windows
+        return samples.map(derive)
     }
 
     /// All windows, in time order; the builder is empty afterwards.
