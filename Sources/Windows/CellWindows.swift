@@ -34,7 +34,7 @@ public struct CellWindow: Sendable {
         "ue_thp_dl_mbps", "ue_thp_ul_mbps", "cell_thp_dl_mbps", "cell_thp_ul_mbps", "volume_dl_mbit", "volume_ul_mbit",
         "se_dl_bps_hz", "se_used_dl_bps_hz", "bits_per_prb_dl", "se_ul_bps_hz",
         "cqi_mean", "cqi_p10", "cqi_p50", "cqi_p90", "cqi_reports", "rank_dl_mean",
-        "mcs_dl_mean", "mcs_dl_se_bps_hz", "mcs_ul_mean", "bler_dl_pct", "bler_ul_pct", "tb_dl", "tb_err_dl", "tb_ul", "tb_err_ul",
+        "mcs_dl_mean", "mcs_dl_p10", "mcs_dl_p50", "mcs_dl_p90", "mcs_dl_se_bps_hz", "mcs_ul_mean", "bler_dl_pct", "bler_ul_pct", "tb_dl", "tb_err_dl", "tb_ul", "tb_err_ul",
         "ul_ni_dbm_per_prb", "pusch_sinr_db", "rsrp_dbm", "power_headroom_db",
         "rrc_conn_mean", "rrc_conn_max", "active_ue_dl_mean", "active_ue_ul_mean", "ues",
         "dl_buffer_bytes", "ul_buffer_bytes", "pdcch_failures",
@@ -235,7 +235,13 @@ public struct CellWindowBuilder {
             }
             if n > 0 {
                 w.values["mcs_dl_se_bps_hz"] = se / n
-                if mcs.count == 1 { w.values["mcs_dl_mean"] = index / n }
+                // Index statistics only within one table: MCS 20 is 3.3 bit/s/Hz in one, 5.3 in the other.
+                if mcs.count == 1 {
+                    w.values["mcs_dl_mean"] = index / n
+                    w.values["mcs_dl_p10"] = Double(Self.percentile(mcs[0].counts, 0.10, from: 0))
+                    w.values["mcs_dl_p50"] = Double(Self.percentile(mcs[0].counts, 0.50, from: 0))
+                    w.values["mcs_dl_p90"] = Double(Self.percentile(mcs[0].counts, 0.90, from: 0))
+                }
             }
         }
         if s.distributions.contains(where: { $0.quantity == .cqi && $0.table == 2 }) { maxQm = 8 }
@@ -260,11 +266,12 @@ public struct CellWindowBuilder {
         return w
     }
 
-    /// Smallest value c with Σ_{k≤c} n_k ≥ p·Σn, over CQI 1…15.
-    static func percentile(_ counts: [Double], _ p: Double) -> Int {
-        let total = counts.dropFirst().reduce(0, +)
+    /// Smallest value c with Σ_{k≤c} n_k ≥ p·Σn over the bins from `first` (CQI 0, "out of
+    /// range", is left out by starting at 1).
+    static func percentile(_ counts: [Double], _ p: Double, from first: Int = 1) -> Int {
+        let total = counts.dropFirst(first).reduce(0, +)
         var running = 0.0
-        for c in 1..<counts.count {
+        for c in first..<counts.count {
             running += counts[c]
             if running >= p * total { return c }
         }

@@ -60,7 +60,16 @@ struct CellWindowTests {
         b.add(s)
         let w = try #require(b.finish().first)
         #expect(abs(w["mcs_dl_se_bps_hz"]! - (3.3223 + 5.3320) / 2) < 1e-12)
-        #expect(w["mcs_dl_mean"] == nil) // indices of two tables are not averaged
+        #expect(w["mcs_dl_mean"] == nil && w["mcs_dl_p50"] == nil) // indices of two tables are not averaged
+        // One table: index mean and percentiles (10 reports at MCS 5, 80 at 20, 10 at 27).
+        var one = CellWindowBuilder(windowLength: 10_000_000_000)
+        var single = Self.sample(0, 60, native: true, [:])
+        var counts = Array(repeating: 0.0, count: 32)
+        counts[5] = 10; counts[20] = 80; counts[27] = 10
+        single.distributions = [Distribution(quantity: .mcsDl, table: 2, counts: counts)]
+        one.add(single)
+        let v = try #require(one.finish().first)
+        #expect(v["mcs_dl_mean"] == 19.2 && v["mcs_dl_p10"] == 5 && v["mcs_dl_p50"] == 20 && v["mcs_dl_p90"] == 20)
     }
 
     @Test("streaming samples re-cut into aligned windows: counts add, levels average by time")

@@ -1,4 +1,5 @@
 import Foundation
+import PropertyBased
 import Telemetry
 import Testing
 
@@ -44,6 +45,37 @@ struct KpiTableReaderTests {
         let bad = try #require(r.issues.first { $0.field == "PRB used, DL" })
         #expect(bad.line == 4)
         #expect(r.issues.contains { $0.reason.contains("extra") })
+    }
+
+    @Test("cut and garbled tables and report files never crash; problems name file and line")
+    func damaged() async throws {
+        let m = try KpiTableMapping.parse(Self.mapping, path: "m.yaml")
+        let csv = Array("""
+        day,clock,site,sector,"PRB used, DL",avail,thp_kbps
+        2024.07.01,12:15:00,S1,2,137,273,12500
+        2024.07.01,12:30:00,S1,2,140,273,12000
+        2024.07.01,12:45:00,S1,2,"1""41",273,11000
+        """.utf8)
+        let reports = Array(try String(contentsOfFile: Paths.telemetry + "/srsran/metrics-25.10-websocket.jsonl", encoding: .utf8)
+            .split(separator: "\n").prefix(3).joined(separator: "\n").utf8)
+        await propertyCheck(count: 300, input: Gen.int(in: 0...10_000), Gen.int(in: 0...255), Gen.int(in: 0...1)) { at, byte, mode in
+            for (original, isTable) in [(csv, true), (reports, false)] {
+                var bytes = original
+                let i = at % bytes.count
+                if mode == 0 { bytes = Array(bytes[..<i]) } else { bytes[i] = UInt8(byte) }
+                var r = TelemetryRead(kind: "test")
+                if isTable {
+                    KpiTableReader.read(bytes: bytes, path: "t.csv", mapping: m, into: &r)
+                } else {
+                    SrsRANReader.read(bytes: bytes, path: "r.jsonl", into: &r)
+                }
+                for issue in r.issues + [r.fatal].compactMap({ $0 }) where issue.line != nil {
+                    #expect(issue.description.hasPrefix(isTable ? "t.csv:" : "r.jsonl:"))
+                }
+                #expect(r.samples.count <= 4)
+                #expect(r.samples.allSatisfy { $0.values.values.allSatisfy(\.isFinite) })
+            }
+        }
     }
 
     @Test("mapping errors name the key")
