@@ -68,9 +68,11 @@ public struct Finding: Sendable, Equatable {
 
     /// A stable id from what the finding is about and when it started, so a live job can emit
     /// the same finding again when it resolves.
-    public static func makeID(_ c: Class, _ scope: Scope, start: Int64) -> String {
+    public static func makeID(_ c: Class, _ scope: Scope, start: Int64, direction: String? = nil) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        let text = "\(c.rawValue)|\(scope.cell ?? "")|\(scope.gnb ?? "")|\(scope.gnbAddress ?? "")|\(scope.teid.map(String.init) ?? "")|\(start)"
+        var text = "\(c.rawValue)|\(scope.cell ?? "")|\(scope.gnb ?? "")|\(scope.gnbAddress ?? "")|\(scope.teid.map(String.init) ?? "")|\(start)"
+        // Both directions of one class on one cell may start together; uplink ids differ.
+        if direction == "ul" { text += "|ul" }
         for byte in text.utf8 {
             hash ^= UInt64(byte)
             hash &*= 0x100_0000_01b3

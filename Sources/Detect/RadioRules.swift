@@ -11,6 +11,7 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
     public var prbUtilAlonePct: Double = 95
     public var ueThpFloorMbps: Double = 5
     public var ueThpDropFactor: Double = 0.7
+    public var ueThpUlFloorMbps: Double = 1
     // low_spectral_efficiency
     public var seUsedFloorBpsHz: Double = 1.5
     /// The MCS's own efficiency (Q_m × R) counts no overhead and no HARQ loss: the floor on used
@@ -41,7 +42,7 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case prbUtilPct = "prb_util_pct", prbUtilAlonePct = "prb_util_alone_pct"
-        case ueThpFloorMbps = "ue_thp_floor_mbps", ueThpDropFactor = "ue_thp_drop_factor"
+        case ueThpFloorMbps = "ue_thp_floor_mbps", ueThpDropFactor = "ue_thp_drop_factor", ueThpUlFloorMbps = "ue_thp_ul_floor_mbps"
         case seUsedFloorBpsHz = "se_used_floor_bps_hz", mcsSEFloorBpsHz = "mcs_se_floor_bps_hz", cqiMeanFloor = "cqi_mean_floor"
         case blerDlPct = "bler_dl_pct", seDropFactor = "se_drop_factor", minCellThpMbps = "min_cell_thp_mbps"
         case ulNiDbmPerPrb15kHz = "ul_ni_dbm_per_prb_15khz", ulNiRiseDb = "ul_ni_rise_db"
@@ -58,6 +59,7 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
         }
         try read(.prbUtilPct, \.prbUtilPct); try read(.prbUtilAlonePct, \.prbUtilAlonePct)
         try read(.ueThpFloorMbps, \.ueThpFloorMbps); try read(.ueThpDropFactor, \.ueThpDropFactor)
+        try read(.ueThpUlFloorMbps, \.ueThpUlFloorMbps)
         try read(.seUsedFloorBpsHz, \.seUsedFloorBpsHz); try read(.mcsSEFloorBpsHz, \.mcsSEFloorBpsHz)
         try read(.cqiMeanFloor, \.cqiMeanFloor); try read(.blerDlPct, \.blerDlPct); try read(.seDropFactor, \.seDropFactor)
         try read(.minCellThpMbps, \.minCellThpMbps)
@@ -135,7 +137,18 @@ public struct RadioRules {
         var judged = 0
         var holdoff = 0
         var lastEnd: Int64?
-        var episodes: [Finding.Class: Episode] = [:]
+        var episodes: [Track: Episode] = [:]
+    }
+
+    /// What an episode is about: a class in one direction.
+    struct Track: Hashable, Comparable {
+        var findingClass: Finding.Class
+        var direction: String
+
+        static let all = [Track(findingClass: .prbSaturation, direction: "dl"), Track(findingClass: .prbSaturation, direction: "ul"),
+                          Track(findingClass: .lowSpectralEfficiency, direction: "dl"), Track(findingClass: .uplinkInterference, direction: "ul")]
+
+        static func < (a: Track, b: Track) -> Bool { (a.findingClass.rawValue, a.direction) < (b.findingClass.rawValue, b.direction) }
     }
 
     struct Verdict {
@@ -166,8 +179,8 @@ public struct RadioRules {
         }
         st.judged += 1
         let verdicts = judge(w, st.baseline, warm: st.judged > config.warmupWindows)
-        for c in [Finding.Class.prbSaturation, .lowSpectralEfficiency, .uplinkInterference] {
-            if let v = verdicts.first(where: { $0.findingClass == c }) {
+        for c in Track.all {
+            if let v = verdicts.first(where: { $0.findingClass == c.findingClass && $0.direction == c.direction }) {
                 var e = st.episodes[c] ?? Episode()
                 if e.run == 0 { e.candidateStart = w.start; e.peak = nil }
                 e.run += 1
@@ -195,13 +208,13 @@ public struct RadioRules {
         // windows with enough traffic to mean something (an idle cell's MCS is a default).
         if verdicts.isEmpty {
             var keys = ["ul_ni_dbm_per_prb", "pusch_sinr_db"]
-            if carriesTraffic(w) { keys += ["ue_thp_dl_mbps", "se_used_dl_bps_hz", "mcs_dl_se_bps_hz", "cqi_mean"] }
+            if carriesTraffic(w) { keys += ["ue_thp_dl_mbps", "ue_thp_ul_mbps", "se_used_dl_bps_hz", "mcs_dl_se_bps_hz", "cqi_mean"] }
             for k in keys { st.baseline.add(k, w[k], keep: config.baselineWindows) }
         }
         return events
     }
 
-    private mutating func close(_ st: inout CellState, _ c: Finding.Class, cell: CellID, force: Bool) -> [FindingEvent] {
+    private mutating func close(_ st: inout CellState, _ c: Track, cell: CellID, force: Bool) -> [FindingEvent] {
         guard var e = st.episodes[c] else { return [] }
         e.clear += 1
         if !force && e.open != nil && e.clear < config.clearWindows {
@@ -219,7 +232,7 @@ public struct RadioRules {
         var events: [FindingEvent] = []
         for cell in cells.keys.sorted() {
             var st = cells[cell]!
-            for c in Array(st.episodes.keys).sorted(by: { $0.rawValue < $1.rawValue }) {
+            for c in st.episodes.keys.sorted() {
                 events += close(&st, c, cell: cell, force: true)
             }
             cells[cell] = st
@@ -263,42 +276,10 @@ public struct RadioRules {
         }
         if let lowSE { out.append(lowSE) }
 
-        // prb_saturation (DL): PRBs near full and users feel it (throughput per UE down, queues,
+        // prb_saturation: PRBs near full and users feel it (throughput per UE down, queues,
         // scheduler blocking). Busy-but-healthy windows (users still fast) are not flagged.
-        let measured = w["prb_util_dl_pct"]
-        let estimated = w["prb_util_dl_est_pct"]
-        if lowSE == nil, let util = measured ?? estimated, util >= c.prbUtilPct {
-            let utilKey = measured != nil ? "prb_util_dl_pct" : "prb_util_dl_est_pct"
-            var evidence = [ev(utilKey, util, nil, "%")]
-            var impact = false
-            var healthy = false
-            var missing: [String] = []
-            if let thp = w["ue_thp_dl_mbps"] {
-                let base = warm ? b.median("ue_thp_dl_mbps") : nil
-                if thp < c.ueThpFloorMbps || (base.map { thp < $0 * c.ueThpDropFactor } ?? false) {
-                    impact = true
-                    evidence.append(ev("ue_thp_dl_mbps", thp, base, "Mbit/s"))
-                } else {
-                    healthy = true
-                }
-            } else {
-                missing.append("ue_thp_dl_mbps")
-            }
-            if let f = w["pdcch_failures"], f > 0 { impact = true; evidence.append(ev("pdcch_failures", f, nil, "")) }
-            if let a = w["active_ue_dl_mean"], let t = w["cell_thp_dl_mbps"], a >= 1, t / a < c.ueThpFloorMbps, w["ue_thp_dl_mbps"] == nil {
-                impact = true
-                evidence.append(ev("cell_thp_per_active_ue_mbps", t / a, nil, "Mbit/s"))
-            }
-            if !impact && !healthy && util >= c.prbUtilAlonePct { impact = true }
-            if impact && !healthy {
-                if w["ue_thp_dl_mbps"] == nil && w["dl_buffer_bytes"] == nil { missing.append("dl_buffer_bytes") }
-                // Users at under half their normal speed make it worse than the PRB count says.
-                let base = warm ? b.median("ue_thp_dl_mbps") : nil
-                let halved = w["ue_thp_dl_mbps"].map { thp in thp < 0.5 * (base ?? 2 * c.ueThpFloorMbps) } ?? false
-                out.append(Verdict(findingClass: .prbSaturation, direction: "dl", excess: util / c.prbUtilPct + (halved ? 0.5 : 0),
-                                   evidence: evidence, missing: missing))
-            }
-        }
+        if lowSE == nil, let v = saturation(w, b, warm: warm, direction: "dl") { out.append(v) }
+        if let v = saturation(w, b, warm: warm, direction: "ul") { out.append(v) }
 
         // uplink_interference: N+I per PRB above the floor or risen over the cell's normal; or,
         // without N+I, PUSCH SINR low although UEs have power to spare.
@@ -326,14 +307,54 @@ public struct RadioRules {
         return out
     }
 
-    /// Whether a window has the inputs to show class `c` at all.
-    func judged(_ c: Finding.Class, _ w: CellWindow) -> Bool {
-        switch c {
-        case .lowSpectralEfficiency: carriesTraffic(w)
-        case .prbSaturation: w["prb_util_dl_pct"] != nil || w["prb_util_dl_est_pct"] != nil
-        case .uplinkInterference: w["ul_ni_dbm_per_prb"] != nil || w["pusch_sinr_db"] != nil
-        case .transportCongestion: false
+    /// Whether a window has the inputs to show a problem of this kind at all.
+    func judged(_ t: Track, _ w: CellWindow) -> Bool {
+        switch (t.findingClass, t.direction) {
+        case (.lowSpectralEfficiency, _): carriesTraffic(w)
+        case (.prbSaturation, "dl"): w["prb_util_dl_pct"] != nil || w["prb_util_dl_est_pct"] != nil
+        case (.prbSaturation, _): w["prb_util_ul_pct"] != nil
+        case (.uplinkInterference, _): w["ul_ni_dbm_per_prb"] != nil || w["pusch_sinr_db"] != nil
+        case (.transportCongestion, _): false
         }
+    }
+
+    /// PRB saturation in one direction: utilisation at the threshold and a user-impact signal.
+    func saturation(_ w: CellWindow, _ b: Baseline, warm: Bool, direction d: String) -> Verdict? {
+        let c = config
+        let measured = w["prb_util_\(d)_pct"]
+        // The load estimate from throughput and MCS exists for the downlink only.
+        let estimated = d == "dl" ? w["prb_util_dl_est_pct"] : nil
+        guard let util = measured ?? estimated, util >= c.prbUtilPct else { return nil }
+        let floor = d == "dl" ? c.ueThpFloorMbps : c.ueThpUlFloorMbps
+        let thpKey = "ue_thp_\(d)_mbps"
+        var evidence = [Finding.Evidence(kpi: measured != nil ? "prb_util_\(d)_pct" : "prb_util_dl_est_pct", value: util, baseline: nil, unit: "%")]
+        var impact = false, healthy = false
+        var missing: [String] = []
+        let base = warm ? b.median(thpKey) : nil
+        if let thp = w[thpKey] {
+            if thp < floor || (base.map { thp < $0 * c.ueThpDropFactor } ?? false) {
+                impact = true
+                evidence.append(Finding.Evidence(kpi: thpKey, value: thp, baseline: base, unit: "Mbit/s"))
+            } else {
+                healthy = true
+            }
+        } else {
+            missing.append(thpKey)
+        }
+        if d == "dl" {
+            if let f = w["pdcch_failures"], f > 0 { impact = true; evidence.append(Finding.Evidence(kpi: "pdcch_failures", value: f, baseline: nil, unit: "")) }
+            if let a = w["active_ue_dl_mean"], let t = w["cell_thp_dl_mbps"], a >= 1, t / a < floor, w[thpKey] == nil {
+                impact = true
+                evidence.append(Finding.Evidence(kpi: "cell_thp_per_active_ue_mbps", value: t / a, baseline: nil, unit: "Mbit/s"))
+            }
+            if w[thpKey] == nil && w["dl_buffer_bytes"] == nil { missing.append("dl_buffer_bytes") }
+        }
+        if !impact && !healthy && util >= c.prbUtilAlonePct { impact = true }
+        guard impact && !healthy else { return nil }
+        // Users at under half their normal speed make it worse than the PRB count says.
+        let halved = w[thpKey].map { thp in thp < 0.5 * (base ?? 2 * floor) } ?? false
+        return Verdict(findingClass: .prbSaturation, direction: d, excess: util / c.prbUtilPct + (halved ? 0.5 : 0),
+                       evidence: evidence, missing: missing)
     }
 
     /// Enough DL traffic to judge link quality: bits or transport blocks.
@@ -343,7 +364,7 @@ public struct RadioRules {
 
     func makeFinding(_ cell: CellID, start: Int64, verdict v: Verdict) -> Finding {
         let scope = Finding.Scope(cell: cell.name, gnb: cell.gnb, ldn: cell.ldn)
-        return Finding(id: Finding.makeID(v.findingClass, scope, start: start), runID: runID, findingClass: v.findingClass,
+        return Finding(id: Finding.makeID(v.findingClass, scope, start: start, direction: v.direction), runID: runID, findingClass: v.findingClass,
                        direction: v.direction, scope: scope, start: start, end: nil, severity: severity(v), score: score(v.excess),
                        detector: name, evidence: v.evidence, missingInputs: v.missing, summary: "", explanation: nil)
     }

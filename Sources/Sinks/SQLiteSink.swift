@@ -172,6 +172,7 @@ public final class SQLiteSink: Sink {
             // Indexes are built once at the end: cheaper than maintaining them row by row.
             try db.execute(sql: """
                 CREATE INDEX IF NOT EXISTS gnb_windows_by_gnb ON gnb_windows (gnb_address, window_start);
+                CREATE INDEX IF NOT EXISTS cell_windows_by_cell ON cell_windows (cell, window_start);
                 """)
             for f in s.findings { try insert(f, db) }
             let t = try Rows(db, "INSERT INTO tunnels VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")

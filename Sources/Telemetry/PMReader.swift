@@ -112,6 +112,7 @@ public struct PMReader {
         var rIndex: Int?
         var typeIndex: Int?
         var skippedObjects = 0
+        var warnedOffset = false
         var cellCache: [String: CellID?] = [:]
         var samples: [SampleKey: CellSample] = [:]
         var order: [SampleKey] = []
@@ -138,7 +139,13 @@ public struct PMReader {
                 infoLine = line()
             case "granPeriod":
                 duration = a["duration"].flatMap { TelemetryTime.duration(Substring($0)) }
-                end = a["endTime"].flatMap { TelemetryTime.parse(Substring($0))?.ns }
+                let parsed = a["endTime"].flatMap { TelemetryTime.parse(Substring($0)) }
+                end = parsed?.ns
+                if let parsed, !parsed.hadOffset, !warnedOffset {
+                    warnedOffset = true
+                    result.issues.append(TelemetryIssue(path: path, line: line(), field: "granPeriod endTime",
+                                                        reason: "time without a UTC offset; read as UTC"))
+                }
                 if duration == nil || end == nil {
                     result.issues.append(TelemetryIssue(path: path, line: line(), field: "granPeriod",
                                                         reason: "duration or endTime missing or unreadable; this measInfo is left out"))

@@ -163,6 +163,8 @@ public struct CellWindowBuilder {
         let T = w.seconds
         var config = CellWindowBuilder.merge(s.config, defaultConfig)
         if config.nRB == nil, let avail = s.values[.prbAvailDl], avail > 0 { config.nRB = Int(avail.rounded()) }
+        // An N_RB that only one subcarrier spacing has (273 → 30 kHz, 100 MHz) names both.
+        if config.scsKHz == nil, let n = config.nRB { config.scsKHz = CarrierTables.onlySCS(forNRB: n) }
         if config.bwMHz == nil, let n = config.nRB, let scs = config.scsKHz { config.bwMHz = CarrierTables.bandwidthMHz(nRB: n, scsKHz: scs) }
         if config.nRB == nil, let bw = config.bwMHz, let scs = config.scsKHz { config.nRB = CarrierTables.nRB(bandwidthMHz: bw, scsKHz: scs) }
         if let n = config.nRB { w.values["n_rb"] = Double(n) }

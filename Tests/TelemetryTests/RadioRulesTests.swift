@@ -46,6 +46,15 @@ struct RadioRulesTests {
         #expect(thp.value == 6 && thp.baseline == 40)
     }
 
+    @Test("uplink PRB saturation is its own finding, next to the downlink's")
+    func uplinkSaturation() {
+        let both = Self.with(["prb_util_dl_pct": 95, "ue_thp_dl_mbps": 3, "prb_util_ul_pct": 92, "ue_thp_ul_mbps": 0.3])
+        let found = Self.run(Self.windows(Array(repeating: Self.with(["prb_util_ul_pct": 30, "ue_thp_ul_mbps": 4]), count: 8)
+                                          + Array(repeating: both, count: 4)))
+        #expect(found.map { "\($0.findingClass.rawValue) \($0.direction ?? "")" }.sorted() == ["prb_saturation dl", "prb_saturation ul"])
+        #expect(Set(found.map(\.id)).count == 2)
+    }
+
     @Test("busy but healthy, short spikes and a restart are not findings")
     func negatives() {
         let healthy = Self.with(["prb_util_dl_pct": 97, "ue_thp_dl_mbps": 38])
