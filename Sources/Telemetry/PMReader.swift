@@ -104,8 +104,8 @@ public struct PMReader {
         var infoLine = 0
         // The measValue being read.
         var object: String?
-        var results: [Int: Substring] = [:]
-        var resultLines: [Int: Int] = [:]
+        /// `<r p=…>` values in document order: (p, text, line).
+        var results: [(p: Int, text: Substring, line: Int)] = []
         var positionalResults: [Substring] = []
         var suspect = false
         var valueLine = 0
@@ -123,7 +123,7 @@ public struct PMReader {
             var duration: Double
         }
 
-        mutating func start(_ name: String, _ a: [String: String], parent: String?, line: () -> Int, path: String,
+        mutating func start(_ name: String, _ a: XMLScanner.Attributes, parent: String?, line: () -> Int, path: String,
                             result: inout TelemetryRead) {
             switch name {
             case "measCollecFile", "measDataFile": roots += 1
@@ -153,7 +153,7 @@ public struct PMReader {
             case "measType": typeIndex = a["p"].flatMap { Int($0) }
             case "measValue":
                 object = a["measObjLdn"] ?? ""
-                results = [:]; resultLines = [:]; positionalResults = []; suspect = false
+                results.removeAll(keepingCapacity: true); positionalResults = []; suspect = false
                 valueLine = line()
             case "r": rIndex = a["p"].flatMap { Int($0) }
             default: break
@@ -169,9 +169,7 @@ public struct PMReader {
             case "measTypes":
                 positional = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).map(String.init)
             case "r":
-                let key = rIndex ?? (results.count + 1)
-                results[key] = Substring(text)
-                resultLines[key] = line
+                results.append((rIndex ?? (results.count + 1), Substring(text), line))
                 rIndex = nil
             case "measResults":
                 positionalResults = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
@@ -196,15 +194,16 @@ public struct PMReader {
                 }
                 for (n, v) in zip(names, positionalResults) { named.append((n, v, valueLine)) }
             } else {
-                for (p, v) in results.sorted(by: { $0.key < $1.key }) {
+                named.reserveCapacity(results.count)
+                for (p, v, rline) in results {
                     let name = types[p] ?? (p - 1 < positional.count && p >= 1 ? positional[p - 1] : nil)
                     guard let name else {
-                        result.issues.append(TelemetryIssue(path: path, line: resultLines[p], field: "r p=\"\(p)\"",
+                        result.issues.append(TelemetryIssue(path: path, line: rline, field: "r p=\"\(p)\"",
                                                             reason: "no measType with this p"))
                         result.skipped += 1
                         continue
                     }
-                    named.append((name, v, resultLines[p] ?? valueLine))
+                    named.append((name, v, rline))
                 }
             }
             // One file names the same few objects in every measInfo: parse each LDN once.

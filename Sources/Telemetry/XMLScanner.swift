@@ -4,8 +4,19 @@
 /// by element names under one namespace, so prefixes carry nothing we need. No DTDs, no
 /// external entities: nothing in the input can make the scanner read anything else.
 struct XMLScanner {
+    /// An element's attributes in document order: few per element, so a list beats a table.
+    struct Attributes: Equatable {
+        var pairs: [(name: String, value: String)] = []
+
+        subscript(_ name: String) -> String? { pairs.first { $0.name == name }?.value }
+
+        static func == (a: Attributes, b: Attributes) -> Bool {
+            a.pairs.map(\.name) == b.pairs.map(\.name) && a.pairs.map(\.value) == b.pairs.map(\.value)
+        }
+    }
+
     enum Event: Equatable {
-        case start(name: String, attributes: [String: String], selfClosing: Bool)
+        case start(name: String, attributes: Attributes, selfClosing: Bool)
         case end(name: String)
         case text(String)
     }
@@ -80,7 +91,7 @@ struct XMLScanner {
             default:
                 offset += 1
                 let name = try readName(tagStart: open)
-                var attributes: [String: String] = [:]
+                var attributes = Attributes()
                 while true {
                     skipSpace()
                     guard offset < bytes.count else { throw Failure(offset: open, reason: "input ends inside <\(name)>") }
@@ -110,7 +121,7 @@ struct XMLScanner {
                     let start = offset
                     while offset < bytes.count && bytes[offset] != quote { offset += 1 }
                     guard offset < bytes.count else { throw Failure(offset: start, reason: "attribute \(key) of <\(name)> is not closed") }
-                    attributes[key] = try decode(start, offset)
+                    attributes.pairs.append((key, try decode(start, offset)))
                     offset += 1
                 }
             }
