@@ -115,6 +115,8 @@ public struct PMReader {
         var warnedOffset = false
         var cellCache: [String: CellID?] = [:]
         var samples: [SampleKey: CellSample] = [:]
+        /// Sums of sub-counters of additive counters, per sample, for totals the file lacks.
+        var subTotals: [SampleKey: [Kpi: Double]] = [:]
         var order: [SampleKey] = []
 
         struct SampleKey: Hashable {
@@ -243,7 +245,7 @@ public struct PMReader {
                     result.issues.append(TelemetryIssue(path: path, line: rline, field: name, reason: "value '\(text.prefix(40))' is not a number"))
                     continue
                 }
-                StandardCounters.apply(name: name, values: values, to: &sample)
+                StandardCounters.apply(name: name, values: values, to: &sample, subTotals: &subTotals[key, default: [:]])
             }
             samples[key] = sample
         }
@@ -262,9 +264,7 @@ public struct PMReader {
         mutating func finish(into result: inout TelemetryRead, mapping: VendorMapping) {
             for key in order {
                 var s = samples[key]!
-                for kpi in [Kpi.volumeDlMbit, .volumeUlMbit] {
-                    if let sub = s.vendor.removeValue(forKey: "_sub." + kpi.rawValue), s.values[kpi] == nil { s.values[kpi] = sub[0] }
-                }
+                for (kpi, total) in subTotals[key] ?? [:] where s.values[kpi] == nil { s.values[kpi] = total }
                 mapping.apply(to: &s)
                 result.samples.append(s)
             }
@@ -311,7 +311,7 @@ enum StandardCounters {
 
     static let standardFamilies = ["RRU.", "DRB.", "RRC.", "TB.", "L1M.", "MR.", "QosFlow.", "CARR.", "GTP.", "SM.", "MM.", "PEE.", "RACH."]
 
-    static func apply(name: String, values: [Double], to s: inout CellSample) {
+    static func apply(name: String, values: [Double], to s: inout CellSample, subTotals: inout [Kpi: Double]) {
         guard let first = values.first else { return }
         // Vendor counters (most of a vendor file) go straight to `vendor`.
         if name.hasPrefix("pm") || name.hasPrefix("VS.") || !name.contains(".") {
@@ -322,24 +322,34 @@ enum StandardCounters {
             if !first.isNaN { s.values[kpi] = first * scale }
             return
         }
-        // Distributions: CARR.WBCQIDist.BinX.BinY.BinZ (X = CQI, Z = CQI table),
-        // CARR.PDSCHMCSDist.BinX.BinY.BinZ / PUSCH (X = rank, Y = MCS table, Z = MCS).
-        if name.hasPrefix("CARR.WBCQIDist.") || name.hasPrefix("CARR.PDSCHMCSDist.") || name.hasPrefix("CARR.PUSCHMCSDist.") {
-            let parts = name.split(separator: ".")
-            let bins = parts.dropFirst(2).compactMap { p -> Int? in p.hasPrefix("Bin") ? Int(p.dropFirst(3)) : Int(p) }
-            guard bins.count == 3, !first.isNaN else { s.vendor[name] = values; return }
-            let (quantity, table, index): (Distribution.Quantity, Int, Int)
-            if name.hasPrefix("CARR.WBCQIDist.") { (quantity, table, index) = (.cqi, bins[2], bins[0]) }
-            else { (quantity, table, index) = (name.hasPrefix("CARR.PDSCH") ? .mcsDl : .mcsUl, bins[1], bins[2]) }
+        // Distributions: CARR.WBCQIDist.BinX.BinY.BinZ (X = CQI, Y = rank, Z = CQI table),
+        // CARR.PDSCHMCSDist.BinX.BinY.BinZ / PUSCH (X = rank, Y = MCS table, Z = MCS). Generators
+        // that drop the rank and table bins, or write the whole histogram as one array, are read
+        // too (table 1 when none is named).
+        for (prefix, quantity) in [("CARR.WBCQIDist", Distribution.Quantity.cqi), ("CARR.PDSCHMCSDist", .mcsDl), ("CARR.PUSCHMCSDist", .mcsUl)]
+        where name == prefix || name.hasPrefix(prefix + ".") {
+            if name == prefix {
+                for (i, v) in values.enumerated() where !v.isNaN && v > 0 && i < 32 { s.addToDistribution(quantity, table: 1, index: i, count: v) }
+                return
+            }
+            let bins = name.dropFirst(prefix.count + 1).split(separator: ".").map { p in Int(p.hasPrefix("Bin") ? p.dropFirst(3) : p) }
+            guard !bins.isEmpty, bins.count <= 3, bins.allSatisfy({ $0 != nil }), !first.isNaN else { s.vendor[name] = values; return }
+            let b = bins.map { $0! }
+            let index = quantity == .cqi ? b[0] : b[b.count - 1]
+            let table = b.count == 3 ? (quantity == .cqi ? b[2] : b[1]) : 1
             guard (0...31).contains(index) else { return }
             s.addToDistribution(quantity, table: table, index: index, count: first)
             return
         }
-        // Sub-counters of volumes add up to the total (used when the total is absent).
-        for (prefix, kpi) in [("DRB.PdcpSduVolumeDL", Kpi.volumeDlMbit), ("DRB.PdcpSduVolumeUL", .volumeUlMbit)]
-        where name.hasPrefix(prefix + ".") || name.hasPrefix(prefix + "_Filter.") {
-            if !first.isNaN { s.vendor["_sub." + kpi.rawValue, default: [0]][0] += first }
-            return
+        // Sub-counters of additive counters (per filter, QoS, S-NSSAI, `.1`) add up to the total,
+        // used when the file has no total.
+        if let dot = name.lastIndex(of: "."), !first.isNaN {
+            var stem = String(name[..<dot])
+            while base[stem] == nil, let d = stem.lastIndex(of: ".") { stem = String(stem[..<d]) }
+            if let (kpi, scale) = base[stem], kpi.combine == .sum {
+                subTotals[kpi, default: 0] += first * scale
+                return
+            }
         }
         if standardFamilies.contains(where: { name.hasPrefix($0) }) {
             // Standard counters we do not turn into KPIs (delays, handovers, energy) and

@@ -85,6 +85,25 @@ struct PMReaderTests {
         #expect(read.issues.isEmpty)
     }
 
+    @Test("other generators' forms: histograms as arrays or with fewer bins, `.X` TB sub-counters")
+    func otherForms() throws {
+        let text = """
+        <measCollecFile xmlns="\(Self.ns435)"><fileHeader fileFormatVersion="32.435 V10.0"><fileSender localDn="ManagedElement=g1"/>
+        <measCollec beginTime="2026-11-29T05:00:00Z"/></fileHeader><measData><managedElement localDn="ManagedElement=g1"/>
+        <measInfo><granPeriod duration="PT60S" endTime="2026-11-29T05:01:00Z"/>
+        <measTypes>CARR.WBCQIDist CARR.PDSCHMCSDist.Bin20 TB.TotNbrDl.1 TB.TotNbrDl.2 TB.ErrTotalNbrDl.1 DRB.UEThpDl.QOS5</measTypes>
+        <measValue measObjLdn="ManagedElement=g1,GNBDUFunction=1,NRCellDU=4"><measResults>0,0,0,0,0,0,0,0,10,20,10,0,0,0,0,0 7 400 600 50 3000</measResults></measValue>
+        </measInfo></measData></measCollecFile>
+        """
+        var read = TelemetryRead(kind: "pm-xml")
+        PMReader().read(bytes: Array(text.utf8), path: "other.xml", into: &read)
+        let s = try #require(read.sample("g1/cell-4"))
+        #expect(s.distributions.first { $0.quantity == .cqi }?.counts[9] == 20)
+        #expect(s.distributions.first { $0.quantity == .mcsDl }.map { ($0.table, $0.counts[20]) }! == (1, 7))
+        #expect(s.values[.tbDl] == 1000 && s.values[.tbErrDl] == 50)
+        #expect(s.values[.ueThpDlMbps] == nil) // a per-QoS mean is not the cell's mean
+    }
+
     @Test("28.532 measDataFile with the stylesheet before the declaration (Keysight)")
     func keysight() throws {
         let file = try #require(try FileManager.default.contentsOfDirectory(atPath: Paths.telemetry + "/pm").first { $0.hasPrefix("D2024") })
