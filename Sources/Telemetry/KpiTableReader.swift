@@ -35,6 +35,9 @@ public struct KpiTableMapping: Codable, Sendable, Equatable {
     public var gnbPrefix: String?
     public var naValues: [String]?
     public var keepRows: RowFilter?
+    /// Columns that must be present for this mapping to apply, without being read (to tell
+    /// apart tables that share their KPI columns).
+    public var matchColumns: [String]?
     public var columns: [Column]
 
     enum CodingKeys: String, CodingKey {
@@ -42,7 +45,7 @@ public struct KpiTableMapping: Codable, Sendable, Equatable {
         case timeColumn = "time_column", timeColumns = "time_columns", timeFormat = "time_format", timeIs = "time_is"
         case windowS = "window_s", cellColumns = "cell_columns", cellConstant = "cell_constant", cellPrefix = "cell_prefix"
         case gnbColumn = "gnb_column", gnbConstant = "gnb_constant", gnbPrefix = "gnb_prefix"
-        case naValues = "na_values", keepRows = "keep_rows"
+        case naValues = "na_values", keepRows = "keep_rows", matchColumns = "match_columns"
     }
 
     public static func load(path: String) throws -> KpiTableMapping {
@@ -94,7 +97,7 @@ public struct KpiTableMapping: Codable, Sendable, Equatable {
 
     /// Every column the mapping reads, for matching a table's header.
     var requiredColumns: [String] {
-        var c = columns.map(\.name) + (cellColumns ?? []) + (timeColumns ?? [])
+        var c = columns.map(\.name) + (cellColumns ?? []) + (timeColumns ?? []) + (matchColumns ?? [])
         if let t = timeColumn { c.append(t) }
         if let g = gnbColumn { c.append(g) }
         return c

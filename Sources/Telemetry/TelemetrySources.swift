@@ -43,7 +43,8 @@ public struct TelemetrySources: Sendable {
         return result
     }
 
-    /// The first mapping whose columns all appear in the table's header (CSV) or first row (JSONL).
+    /// The mapping whose columns all appear in the table's header (CSV) or first row (JSONL);
+    /// when several do, the one that names the most columns (the most specific).
     func tableMapping(for bytes: [UInt8]) -> KpiTableMapping? {
         var header = KpiTableReader.header(of: bytes) ?? []
         if bytes.first == UInt8(ascii: "{") {
@@ -52,7 +53,8 @@ public struct TelemetrySources: Sendable {
             if let o = try? JSONSerialization.jsonObject(with: Data(bytes[0..<end])) as? [String: Any] { header = Array(o.keys) }
         }
         guard !header.isEmpty else { return nil }
-        return tableMappings.first { $0.mapping.matches(header: header) }?.mapping
+        return tableMappings.filter { $0.mapping.matches(header: header) }
+            .max { $0.mapping.requiredColumns.count < $1.mapping.requiredColumns.count }?.mapping
     }
 
     /// The start of an iPerf3 test in the same folder (`"timesecs"`), for logs without time.

@@ -124,9 +124,13 @@ struct KpiTableReaderTests {
             let fiveG = text.split(separator: "\n").dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false)[6] == "5G" }.count
             #expect(r.samples.count == fiveG, "\(t)")
         }
-        let kpi = shared + "/kpi/openrangym-oai-colosseum-ci/test_mean_history_tcp_downlink.csv"
-        let r = try #require(sources.read(path: kpi))
-        #expect(r.samples.count == 398)
-        #expect(r.samples.allSatisfy { $0.cell.name == "colosseum-oai/cell-1" && $0.values[.ueThpDlMbps] != nil })
+        let kpi = shared + "/kpi/openrangym-oai-colosseum-ci/test_mean_history_tcp_"
+        let dl = try #require(sources.read(path: kpi + "downlink.csv"))
+        #expect(dl.samples.count == 398)
+        #expect(dl.samples.allSatisfy { $0.cell.name == "colosseum-oai/cell-1" && $0.values[.ueThpDlMbps] != nil })
+        // The uplink file shares the throughput column; the more specific mapping reads it as UL.
+        let ul = try #require(sources.read(path: kpi + "uplink.csv"))
+        #expect(ul.samples.count == 428)
+        #expect(ul.samples.allSatisfy { $0.values[.ueThpUlMbps] != nil && $0.values[.ueThpDlMbps] == nil })
     }
 }

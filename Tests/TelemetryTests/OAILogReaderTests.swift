@@ -125,6 +125,18 @@ struct OAILogReaderTests {
         #expect(r.issues.contains { $0.reason.contains("no start time") })
     }
 
+    @Test("the real nrMAC_stats.log snapshot (2-layer MIMO): one sample of levels",
+          .enabled(if: Paths.sharedData != nil, "needs ../shared/data"))
+    func statsFile() throws {
+        let path = Paths.sharedData! + "/oai-gnb-logs/wineslab-du-metrics-pusher/nrMAC_stats.log"
+        let r = try #require(TelemetrySources().read(path: path))
+        #expect(r.kind == "oai-log" && r.fatal == nil && r.skipped == 0)
+        let s = try #require(r.samples.first)
+        #expect(r.samples.count == 1)
+        #expect(s.values[.cqiMean] == 14 && s.values[.rankDl] == 2 && s.values[.rsrpDbm] == -72 && s.values[.powerHeadroomDb] == 44)
+        #expect(s.values[.blerDlPct].map { abs($0 - 0.022) < 1e-9 } == true)
+    }
+
     @Test("real RANalyzer logs: MAC bytes add up, iPerf start places the dumps")
     func ranalyzer() throws {
         var runs = [Paths.telemetry + "/oai/20241218", Paths.telemetry + "/oai/20231130"]
