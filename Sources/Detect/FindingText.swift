@@ -42,6 +42,7 @@ public enum FindingText {
         case "ue_thp_dl_mbps": "downlink throughput per UE"
         case "cell_thp_per_active_ue_mbps": "cell throughput per active UE"
         case "pdcch_failures": "PDCCH allocation failures"
+        case "dl_sdu_drops": "downlink SDUs dropped for a full buffer"
         case "se_used_dl_bps_hz": "spectral efficiency on used PRBs"
         case "mcs_dl_se_bps_hz": "efficiency of the downlink MCS"
         case "cqi_mean": "mean CQI"

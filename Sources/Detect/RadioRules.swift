@@ -9,6 +9,10 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
     public var prbUtilPct: Double = 80
     /// Without a user-impact KPI in the input, utilisation alone must reach this.
     public var prbUtilAlonePct: Double = 95
+    /// When the gNB drops DL SDUs for a full buffer, the cell could not carry what was offered;
+    /// then this utilisation suffices (a PRB count or its estimate can understate how busy the
+    /// scheduler is).
+    public var prbUtilWithDropsPct: Double = 50
     public var ueThpFloorMbps: Double = 5
     public var ueThpDropFactor: Double = 0.7
     public var ueThpUlFloorMbps: Double = 1
@@ -41,7 +45,7 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case prbUtilPct = "prb_util_pct", prbUtilAlonePct = "prb_util_alone_pct"
+        case prbUtilPct = "prb_util_pct", prbUtilAlonePct = "prb_util_alone_pct", prbUtilWithDropsPct = "prb_util_with_drops_pct"
         case ueThpFloorMbps = "ue_thp_floor_mbps", ueThpDropFactor = "ue_thp_drop_factor", ueThpUlFloorMbps = "ue_thp_ul_floor_mbps"
         case seUsedFloorBpsHz = "se_used_floor_bps_hz", mcsSEFloorBpsHz = "mcs_se_floor_bps_hz", cqiMeanFloor = "cqi_mean_floor"
         case blerDlPct = "bler_dl_pct", seDropFactor = "se_drop_factor", minCellThpMbps = "min_cell_thp_mbps"
@@ -58,6 +62,7 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
             if let v = try c.decodeIfPresent(T.self, forKey: key) { d[keyPath: path] = v }
         }
         try read(.prbUtilPct, \.prbUtilPct); try read(.prbUtilAlonePct, \.prbUtilAlonePct)
+        try read(.prbUtilWithDropsPct, \.prbUtilWithDropsPct)
         try read(.ueThpFloorMbps, \.ueThpFloorMbps); try read(.ueThpDropFactor, \.ueThpDropFactor)
         try read(.ueThpUlFloorMbps, \.ueThpUlFloorMbps)
         try read(.seUsedFloorBpsHz, \.seUsedFloorBpsHz); try read(.mcsSEFloorBpsHz, \.mcsSEFloorBpsHz)
@@ -324,7 +329,8 @@ public struct RadioRules {
         let measured = w["prb_util_\(d)_pct"]
         // The load estimate from throughput and MCS exists for the downlink only.
         let estimated = d == "dl" ? w["prb_util_dl_est_pct"] : nil
-        guard let util = measured ?? estimated, util >= c.prbUtilPct else { return nil }
+        let drops = d == "dl" ? (w["dl_sdu_drops"] ?? 0) : 0
+        guard let util = measured ?? estimated, util >= (drops > 0 ? min(c.prbUtilPct, c.prbUtilWithDropsPct) : c.prbUtilPct) else { return nil }
         let floor = d == "dl" ? c.ueThpFloorMbps : c.ueThpUlFloorMbps
         let thpKey = "ue_thp_\(d)_mbps"
         var evidence = [Finding.Evidence(kpi: measured != nil ? "prb_util_\(d)_pct" : "prb_util_dl_est_pct", value: util, baseline: nil, unit: "%")]
@@ -341,6 +347,10 @@ public struct RadioRules {
         } else {
             missing.append(thpKey)
         }
+        if drops > 0 {
+            impact = true
+            evidence.append(Finding.Evidence(kpi: "dl_sdu_drops", value: drops, baseline: nil, unit: "SDUs"))
+        }
         if d == "dl" {
             if let f = w["pdcch_failures"], f > 0 { impact = true; evidence.append(Finding.Evidence(kpi: "pdcch_failures", value: f, baseline: nil, unit: "")) }
             if let a = w["active_ue_dl_mean"], let t = w["cell_thp_dl_mbps"], a >= 1, t / a < floor, w[thpKey] == nil {
@@ -350,7 +360,8 @@ public struct RadioRules {
             if w[thpKey] == nil && w["dl_buffer_bytes"] == nil { missing.append("dl_buffer_bytes") }
         }
         if !impact && !healthy && util >= c.prbUtilAlonePct { impact = true }
-        guard impact && !healthy else { return nil }
+        // Users still fast means busy but healthy, unless the gNB is already dropping their data.
+        guard impact && (!healthy || drops > 0) else { return nil }
         // Users at under half their normal speed make it worse than the PRB count says.
         let halved = w[thpKey].map { thp in thp < 0.5 * (base ?? 2 * floor) } ?? false
         return Verdict(findingClass: .prbSaturation, direction: d, excess: util / c.prbUtilPct + (halved ? 0.5 : 0),

@@ -162,7 +162,8 @@ public enum JobLoader {
         // The radio classes: each section names its own thresholds; `radio_episodes` the shared
         // persistence and baseline settings. They decode into one flat configuration.
         let radioKeys: [(String, [String])] = [
-            ("prb_saturation", ["prb_util_pct", "prb_util_alone_pct", "ue_thp_floor_mbps", "ue_thp_drop_factor", "ue_thp_ul_floor_mbps"]),
+            ("prb_saturation", ["prb_util_pct", "prb_util_alone_pct", "prb_util_with_drops_pct", "ue_thp_floor_mbps",
+                                "ue_thp_drop_factor", "ue_thp_ul_floor_mbps"]),
             ("low_spectral_efficiency", ["se_used_floor_bps_hz", "mcs_se_floor_bps_hz", "cqi_mean_floor", "bler_dl_pct",
                                          "se_drop_factor", "min_cell_thp_mbps"]),
             ("uplink_interference", ["ul_ni_dbm_per_prb_15khz", "ul_ni_rise_db", "pusch_sinr_floor_db", "sinr_drop_db",

@@ -55,13 +55,15 @@ public enum Kpi: String, CaseIterable, Sendable, Comparable {
     case powerHeadroomDb = "power_headroom_db"
     case dlBufferBytes = "dl_buffer_bytes", ulBufferBytes = "ul_buffer_bytes"
     case pdcchFailures = "pdcch_failures"
+    /// DL SDUs the gNB dropped because its (RLC) buffer was full: demand beyond capacity.
+    case dlSduDrops = "dl_sdu_drops"
     case ues = "ues"
 
     public enum Combine: Sendable { case sum, mean, max }
 
     public var combine: Combine {
         switch self {
-        case .volumeDlMbit, .volumeUlMbit, .tbDl, .tbErrDl, .tbUl, .tbErrUl, .pdcchFailures: .sum
+        case .volumeDlMbit, .volumeUlMbit, .tbDl, .tbErrDl, .tbUl, .tbErrUl, .pdcchFailures, .dlSduDrops: .sum
         case .rrcConnMax: .max
         default: .mean
         }

@@ -48,6 +48,9 @@ public struct OAILogReader {
         var nci: String?
         var gnbID: String?
         var dumps: [[UELine]] = []
+        // RLC "N SDU rejected, SDU buffer full" warnings, counted into the dump that follows.
+        var dropsBefore: [Double] = []
+        var drops = 0.0
         var current: [String: UELine]?
         var order: [String] = []
         var lineNumber = 0
@@ -70,12 +73,15 @@ public struct OAILogReader {
             if line.contains("Frame.Slot") {
                 closeDump()
                 current = [:]
+                // What was logged since the last dump happened in this dump's period.
+                dropsBefore.append(drops)
+                drops = 0
                 continue
             }
             // Statistics lines follow the dump header without a log prefix; "[NR_MAC] UE …"
             // lines are ordinary log messages.
             if !prefixed && line.hasPrefix("UE ") {
-                if current == nil { current = [:] } // the stats-file snapshot has no header
+                if current == nil { current = [:]; dropsBefore.append(drops); drops = 0 } // the stats-file snapshot has no header
                 var rest = line.dropFirst(3)
                 if rest.hasPrefix("RNTI ") { rest = rest.dropFirst(5) }
                 let rnti = String(rest.prefix { $0.isHexDigit })
@@ -93,6 +99,13 @@ public struct OAILogReader {
                                                         reason: "unreadable MAC statistics line"))
                 }
                 current![rnti] = ue
+                continue
+            }
+            if line.contains("SDU rejected") {
+                let count = line.range(of: " SDU rejected").flatMap { r in
+                    Double(line[..<r.lowerBound].reversed().prefix { $0.isNumber }.reversed().map(String.init).joined())
+                }
+                drops += count ?? 1
                 continue
             }
             // Configuration lines (before the first dump, normally).
@@ -186,6 +199,7 @@ public struct OAILogReader {
                 s.values[.tbDl] = tbDl; s.values[.tbErrDl] = errDl
                 s.values[.tbUl] = tbUl; s.values[.tbErrUl] = errUl
                 s.values[.pdcchFailures] = cce
+                s.values[.dlSduDrops] = dropsBefore[k]
             }
             if mcsDl.w > 0 { s.values[.mcsDlMean] = mcsDl.sum / mcsDl.w }
             if mcsUl.w > 0 { s.values[.mcsUlMean] = mcsUl.sum / mcsUl.w }

@@ -37,7 +37,7 @@ public struct CellWindow: Sendable {
         "mcs_dl_mean", "mcs_dl_p10", "mcs_dl_p50", "mcs_dl_p90", "mcs_dl_se_bps_hz", "mcs_ul_mean", "bler_dl_pct", "bler_ul_pct", "tb_dl", "tb_err_dl", "tb_ul", "tb_err_ul",
         "ul_ni_dbm_per_prb", "pusch_sinr_db", "rsrp_dbm", "power_headroom_db",
         "rrc_conn_mean", "rrc_conn_max", "active_ue_dl_mean", "active_ue_ul_mean", "ues",
-        "dl_buffer_bytes", "ul_buffer_bytes", "pdcch_failures",
+        "dl_buffer_bytes", "ul_buffer_bytes", "pdcch_failures", "dl_sdu_drops",
         "bw_mhz", "scs_khz", "n_rb", "dl_share", "peak_dl_mbps", "capacity_dl_at_mcs_mbps", "headroom_dl_pct", "prb_tot_dl_pct", "prb_tot_ul_pct",
     ]
 

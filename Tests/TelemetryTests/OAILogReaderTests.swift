@@ -69,6 +69,16 @@ struct OAILogReaderTests {
         #expect(r.records == 11)
     }
 
+    @Test("RLC 'SDU rejected, SDU buffer full' warnings count into the dump that follows")
+    func sduDrops() {
+        let rlc = "\(Self.esc)[0m\(Self.esc)[93m[RLC]   /oai/nr_rlc_entity_am.c:1770:nr_rlc_entity_am_recv_sdu: warning: 3188 SDU rejected, SDU buffer full\(Self.esc)[0m"
+        let text = Self.v21(tx0: 1_000, tx1: 2_000).replacingOccurrences(of: "[NR_MAC]   Frame.Slot 256.0", with: "[RLC] x\n\(rlc)\n\(rlc)\n\(Self.esc)[0m[NR_MAC]   Frame.Slot 256.0")
+        let r = Self.read(text)
+        #expect(r.samples.count == 2)
+        #expect(r.samples[1].values[.dlSduDrops] == 6376)
+        #expect(r.samples[0].values[.dlSduDrops] == nil)
+    }
+
     @Test("a UE whose counters go backwards was re-created: no negative difference")
     func reset() {
         let r = Self.read(Self.v21(tx0: 900_000_000, tx1: 1_000))

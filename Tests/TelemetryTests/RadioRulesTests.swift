@@ -55,6 +55,16 @@ struct RadioRulesTests {
         #expect(Set(found.map(\.id)).count == 2)
     }
 
+    @Test("DL SDUs dropped for a full buffer: saturation at a lower load, not on an idle cell")
+    func drops() {
+        let dropping = Self.with(["prb_util_dl_pct": 62, "ue_thp_dl_mbps": 35, "dl_sdu_drops": 3000])
+        let found = Self.run(Self.windows(Array(repeating: Self.normal, count: 8) + Array(repeating: dropping, count: 4)))
+        #expect(found.map(\.findingClass) == [.prbSaturation])
+        #expect(found.first?.evidence.contains { $0.kpi == "dl_sdu_drops" } == true)
+        let idle = Self.with(["prb_util_dl_pct": 20, "dl_sdu_drops": 3000])
+        #expect(Self.run(Self.windows(Array(repeating: Self.normal, count: 8) + Array(repeating: idle, count: 4))).isEmpty)
+    }
+
     @Test("busy but healthy, short spikes and a restart are not findings")
     func negatives() {
         let healthy = Self.with(["prb_util_dl_pct": 97, "ue_thp_dl_mbps": 38])
