@@ -20,7 +20,7 @@ public enum FindingText {
         case .transportCongestion:
             var text = "\(subject): the transport path (N3/backhaul) looked congested \(when): \(facts)."
             if !f.missingInputs.isEmpty {
-                text += " Radio KPIs were not in the input, so a radio cause is not ruled out."
+                text += " No radio KPIs of this gNB were in the input, so a radio cause is not ruled out."
             }
             return text
         case .prbSaturation:

@@ -289,7 +289,7 @@ public struct RadioRules {
         // uplink_interference: N+I per PRB above the floor or risen over the cell's normal; or,
         // without N+I, PUSCH SINR low although UEs have power to spare.
         if let ni = w["ul_ni_dbm_per_prb"] {
-            let scs = w["scs_khz"] ?? 15
+            let scs = (w["scs_khz"] ?? 15) > 0 ? w["scs_khz"] ?? 15 : 15
             let ni15 = ni - 10 * log10(scs / 15)
             let base = warm ? b.median("ul_ni_dbm_per_prb") : nil
             if ni15 >= c.ulNiDbmPerPrb15kHz || (base.map { ni >= $0 + c.ulNiRiseDb } ?? false) {

@@ -280,7 +280,9 @@ extension Analysis {
             // windows of wall time, everything it sent so far closes.
             let now = Analysis.wallClock()
             if case .report = event { lastReport = now }
-            let latest = stages.latestCellSampleEnd
+            // A report stamped in the future (a gNB clock gone wrong) must not close every
+            // window ahead of the others: the data's clock is trusted up to a window past ours.
+            let latest = min(stages.latestCellSampleEnd, now + window)
             if latest != .min {
                 try stages.deliverCells(upTo: now - lastReport > 2 * window ? latest : latest - window)
             }

@@ -20,7 +20,8 @@ public struct JSONLine {
     }
 
     public mutating func open() { buffer.append(UInt8(ascii: "{")); first = true }
-    public mutating func close() { buffer.append(UInt8(ascii: "}")) }
+    /// Ends an object; in a parent object the next field needs a comma even after an empty one.
+    public mutating func close() { buffer.append(UInt8(ascii: "}")); first = false }
     public mutating func newline() { buffer.append(0x0a) }
 
     @inline(__always)

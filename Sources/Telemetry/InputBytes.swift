@@ -70,6 +70,12 @@ enum InputBytes {
     }
 }
 
+/// A finite value within ±limit, else nil: guards every conversion of input numbers to integers.
+func bounded(_ v: Double?, _ limit: Double) -> Double? {
+    guard let v, v.isFinite, abs(v) <= limit else { return nil }
+    return v
+}
+
 /// Times as telemetry writes them: xs:dateTime / RFC 3339 (`Z`, `+hh:mm`, `+hhmm`, no offset),
 /// xs:duration, and nanoseconds since the Unix epoch throughout.
 public enum TelemetryTime {
@@ -113,7 +119,8 @@ public enum TelemetryTime {
                 }
             }
         }
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        // Years outside 1900–2199 are no telemetry time (and would overflow nanoseconds).
+        guard (1900...2199).contains(year), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
         var offset = assumeOffset
         var hadOffset = false
         if i < b.count {
@@ -160,7 +167,8 @@ public enum TelemetryTime {
             default: return nil
             }
         }
-        return any && number.isEmpty ? total : nil
+        // A period longer than a year is no granularity period (and would overflow nanoseconds).
+        return any && number.isEmpty && total.isFinite && total <= 366 * 86400 ? total : nil
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

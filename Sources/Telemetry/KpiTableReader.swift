@@ -180,12 +180,17 @@ public enum KpiTableReader {
         }
         while start < bytes.count {
             var end = start
-            // A quoted field may hold a newline: only an even number of quotes ends a record.
-            var quotes = 0
             var newlines = 0
-            while end < bytes.count && !(bytes[end] == 0x0A && quotes % 2 == 0) {
-                if bytes[end] == UInt8(ascii: "\"") { quotes += 1 } else if bytes[end] == 0x0A { newlines += 1 }
-                end += 1
+            if isJSON {
+                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            } else {
+                let record = Self.csvRecord(bytes, from: start)
+                end = record.end
+                newlines = record.newlines
+                if record.unterminated {
+                    result.issues.append(TelemetryIssue(path: path, line: lineNumber + 1, field: nil,
+                                                        reason: "a quoted field is not closed; the record ends at its line"))
+                }
             }
             let recordLine = lineNumber + 1
             lineNumber += 1 + newlines
@@ -285,7 +290,17 @@ public enum KpiTableReader {
         if let t = TelemetryTime.parse(Substring(trimmed), assumeOffset: 0) {
             return t.hadOffset ? (t.ns, true) : (zone?.utc(fromLocal: t.ns) ?? t.ns, zone != nil)
         }
-        if let epoch = Double(trimmed), epoch > 1e8 { return (Int64(epoch * 1e9), true) }
+        // Epoch seconds, or milliseconds (13 digits); both from 1973 to 2096. Whole numbers in
+        // integer arithmetic: a Double holds nanoseconds since 1970 only to about 256 ns.
+        if let whole = Int64(trimmed) {
+            if whole > 100_000_000 && whole < 4_000_000_000 { return (whole * 1_000_000_000, true) }
+            if whole > 100_000_000_000 && whole < 4_000_000_000_000 { return (whole * 1_000_000, true) }
+            return nil
+        }
+        if let epoch = Double(trimmed), epoch.isFinite {
+            if epoch > 1e8 && epoch < 4e9 { return (Int64(epoch * 1e9), true) }
+            if epoch > 1e11 && epoch < 4e12 { return (Int64(epoch * 1e6), true) }
+        }
         return nil
     }
 
@@ -318,16 +333,47 @@ public enum KpiTableReader {
                 i += 1; j += 1
             }
         }
-        guard i == t.count, (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+        guard i == t.count, (1900...2199).contains(y), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
         let days = TelemetryTime.daysFromCivil(y, mo, d)
         return (Int64(days) * 86400 + Int64(h * 3600 + mi * 60 + s)) * 1_000_000_000
     }
 
-    /// Fields of one CSV record, RFC 4180 quoting.
+    /// Where a CSV record that starts at `start` ends (its newline, or the end of the input).
+    /// A quote opens a quoted field only at the start of a field, and a quoted field may hold
+    /// newlines — but not more than 100 of them: a quote that never closes ends the record at
+    /// its first line instead of swallowing the rest of the file.
+    static func csvRecord(_ bytes: [UInt8], from start: Int) -> (end: Int, newlines: Int, unterminated: Bool) {
+        var i = start, newlines = 0
+        var fieldStart = true, inQuotes = false
+        var firstNewline: Int?
+        while i < bytes.count {
+            let b = bytes[i]
+            if inQuotes {
+                if b == UInt8(ascii: "\"") {
+                    if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\"") { i += 1 } else { inQuotes = false }
+                } else if b == 0x0A {
+                    newlines += 1
+                    firstNewline = firstNewline ?? i
+                    if newlines > 100 { return (firstNewline!, 0, true) }
+                }
+            } else if b == 0x0A {
+                return (i, newlines, false)
+            } else if b == UInt8(ascii: "\"") && fieldStart {
+                inQuotes = true
+            }
+            fieldStart = !inQuotes && b == UInt8(ascii: ",")
+            i += 1
+        }
+        if inQuotes, let first = firstNewline { return (first, 0, true) }
+        return (i, newlines, inQuotes)
+    }
+
+    /// Fields of one CSV record, RFC 4180 quoting (a quote opens a field only at its start).
     static func csvFields(_ line: ArraySlice<UInt8>) -> [Substring] {
         var fields: [Substring] = []
         var field: [UInt8] = []
         var inQuotes = false
+        var fieldStart = true
         var i = line.startIndex
         while i < line.endIndex {
             let b = line[i]
@@ -335,13 +381,17 @@ public enum KpiTableReader {
                 if b == UInt8(ascii: "\"") {
                     if i + 1 < line.endIndex, line[i + 1] == UInt8(ascii: "\"") { field.append(b); i += 1 } else { inQuotes = false }
                 } else { field.append(b) }
-            } else if b == UInt8(ascii: "\"") {
+            } else if b == UInt8(ascii: "\"") && fieldStart {
                 inQuotes = true
             } else if b == UInt8(ascii: ",") {
                 fields.append(Substring(String(decoding: field, as: UTF8.self))); field.removeAll(keepingCapacity: true)
+                fieldStart = true
+                i += 1
+                continue
             } else if b != 0x0D {
                 field.append(b)
             }
+            fieldStart = false
             i += 1
         }
         fields.append(Substring(String(decoding: field, as: UTF8.self)))

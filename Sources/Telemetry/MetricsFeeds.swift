@@ -123,6 +123,7 @@ public final class WebSocketMetricsClient: MetricsFeed {
     private var fd: Int32 = -1
     private var inbox: [UInt8] = []
     private var message: [UInt8] = []
+    private var inMessage = false
     private let source: String
     /// Messages larger than this end the feed (a report is a few kB).
     static let maxMessage = 16 << 20
@@ -167,10 +168,17 @@ public final class WebSocketMetricsClient: MetricsFeed {
             close()
             throw FeedError("\(url): the server refused the WebSocket upgrade (\(lines.first ?? ""))")
         }
+        func header(_ name: String) -> String? {
+            lines.first { $0.lowercased().hasPrefix(name + ":") }?.split(separator: ":", maxSplits: 1).last?
+                .trimmingCharacters(in: .whitespaces)
+        }
+        // RFC 6455 §4.1: the client fails the connection unless the reply upgrades to websocket
+        // and proves it read our key.
         let expected = Data(SHA1.digest(Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))).base64EncodedString()
-        let accept = lines.first { $0.lowercased().hasPrefix("sec-websocket-accept:") }?
-            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces)
-        guard accept == expected else { close(); throw FeedError("\(url): wrong Sec-WebSocket-Accept in the reply") }
+        guard header("upgrade")?.lowercased() == "websocket",
+              header("connection")?.lowercased().split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "upgrade" }) == true
+        else { close(); throw FeedError("\(url): the reply does not upgrade the connection to websocket") }
+        guard header("sec-websocket-accept") == expected else { close(); throw FeedError("\(url): wrong Sec-WebSocket-Accept in the reply") }
         guard sendFrame(opcode: 1, Array(#"{"cmd": "metrics_subscribe"}"#.utf8)) else {
             close()
             throw FeedError("\(url): connection lost while subscribing")
@@ -199,6 +207,12 @@ public final class WebSocketMetricsClient: MetricsFeed {
 
     enum Parsed { case message([UInt8]), needMore, ended(String?) }
 
+    /// Ends the connection for a protocol error (RFC 6455 §7.4.1: 1002).
+    private func fail(_ why: String) -> Parsed {
+        sendFrame(opcode: 8, [0x03, 0xEA])
+        return .ended("WebSocket protocol error: \(why)")
+    }
+
     /// One frame from the inbox, if complete; control frames are handled here.
     func parseFrame() -> Parsed {
         while true {
@@ -206,6 +220,14 @@ public final class WebSocketMetricsClient: MetricsFeed {
             let fin = inbox[0] & 0x80 != 0
             let opcode = inbox[0] & 0x0F
             let masked = inbox[1] & 0x80 != 0
+            // §5.1–5.5: no extension was agreed, so no RSV bits; a server never masks; control
+            // frames are whole and short; only the defined opcodes.
+            if inbox[0] & 0x70 != 0 { return fail("reserved bits set") }
+            if masked { return fail("a masked frame from the server") }
+            if opcode >= 8 && (!fin || inbox[1] & 0x7F > 125) { return fail("a fragmented or long control frame") }
+            if ![0, 1, 2, 8, 9, 10].contains(opcode) { return fail("unknown opcode \(opcode)") }
+            if opcode == 0 && !inMessage { return fail("a continuation frame outside a message") }
+            if (opcode == 1 || opcode == 2) && inMessage { return fail("a new message inside a fragmented one") }
             var length = Int(inbox[1] & 0x7F)
             var offset = 2
             if length == 126 {
@@ -230,6 +252,7 @@ public final class WebSocketMetricsClient: MetricsFeed {
             case 0, 1, 2:
                 message += payload
                 guard message.count <= Self.maxMessage else { return .ended("a message larger than any metrics report") }
+                inMessage = !fin
                 if fin {
                     defer { message = [] }
                     return .message(message)

@@ -30,7 +30,8 @@ public struct OAILogReader {
     struct UELine {
         var rnti = ""
         var counters = UECounters()
-        var hasMac = false
+        /// Which counter groups this dump printed for the UE.
+        var hasDl = false, hasUl = false, hasMac = false
         var mcsDl: Int?, mcsDlTable = 0, mcsUl: Int?
         var blerDl: Double?, blerUl: Double?
         var cqi: Double?, rank: Double?, rsrp: Double?, snr: Double?, ph: Double?
@@ -105,28 +106,32 @@ public struct OAILogReader {
                 let count = line.range(of: " SDU rejected").flatMap { r in
                     Double(line[..<r.lowerBound].reversed().prefix { $0.isNumber }.reversed().map(String.init).joined())
                 }
-                drops += count ?? 1
+                drops += bounded(count, 1e12) ?? 1
                 continue
             }
             // Configuration lines (before the first dump, normally).
-            if let v = Self.number(after: "N_RB_DL ", in: line) ?? Self.number(after: "fp->N_RB_DL=", in: line)
-                ?? Self.number(after: "DLBW ", in: line) { config.nRB = Int(v) }
-            if let v = Self.number(after: "fp->scs=", in: line) { config.scsKHz = Int(v / 1000) }
-            if let v = Self.number(after: "numerology_index=", in: line) ?? Self.number(after: "frame parms for mu ", in: line),
-               config.scsKHz == nil { config.scsKHz = 15 << Int(v) }
-            if let v = Self.number(after: "NB_TX ", in: line) ?? Self.number(after: "Set TX antenna number to ", in: line) {
-                config.layersDl = min(4, max(1, Int(v)))
+            // Configuration lines (before the first dump, normally); values out of their range
+            // are ignored, as if the line were absent.
+            if let v = Self.integer(after: ["N_RB_DL ", "fp->N_RB_DL=", "DLBW "], in: line, 1...275) { config.nRB = v }
+            if let v = Self.integer(after: ["fp->scs="], in: line, 15_000...120_000) { config.scsKHz = v / 1000 }
+            if config.scsKHz == nil, let mu = Self.integer(after: ["numerology_index=", "frame parms for mu "], in: line, 0...3) {
+                config.scsKHz = 15 << mu
             }
+            if let v = Self.integer(after: ["NB_TX ", "Set TX antenna number to "], in: line, 1...64) { config.layersDl = min(4, v) }
             if line.contains("for TDD") { tdd = true }
-            if line.contains("TDD period configuration: slot "), let slot = Self.number(after: "slot ", in: line) {
-                if line.contains("is DOWNLINK") { slotKinds[Int(slot)] = String(repeating: "D", count: 14) }
-                else if line.contains("is UPLINK") { slotKinds[Int(slot)] = String(repeating: "U", count: 14) }
-                else if let colon = line.range(of: "FLEXIBLE: ") { slotKinds[Int(slot)] = String(line[colon.upperBound...].prefix(14)) }
+            if line.contains("TDD period configuration: slot "), let slot = Self.integer(after: ["slot "], in: line, 0...159) {
+                if line.contains("is DOWNLINK") { slotKinds[slot] = String(repeating: "D", count: 14) }
+                else if line.contains("is UPLINK") { slotKinds[slot] = String(repeating: "U", count: 14) }
+                else if let colon = line.range(of: "FLEXIBLE: ") { slotKinds[slot] = String(line[colon.upperBound...].prefix(14)) }
             }
-            if line.contains("F1AP:"), let v = Self.number(after: "cellID ", in: line) { nci = String(UInt64(v), radix: 16) }
-            if line.contains("F1AP:"), let v = Self.number(after: "gNB_DU_id ", in: line) { gnbID = String(Int(v)) }
+            // NR cell identity: 36 bits.
+            if line.contains("F1AP:"), let v = Self.integer(after: ["cellID "], in: line, 0...(1 << 36) - 1) { nci = String(v, radix: 16) }
+            if line.contains("F1AP:"), let v = Self.integer(after: ["gNB_DU_id "], in: line, 0...(1 << 36) - 1) { gnbID = String(v) }
         }
         closeDump()
+        if drops > 0 {
+            result.notes.append("\(Int(drops)) DL SDU drops logged after the last statistics dump are not in any window")
+        }
 
         if dumps.isEmpty {
             if result.records == 0 {
@@ -150,40 +155,55 @@ public struct OAILogReader {
             result.issues.append(TelemetryIssue(path: path, line: nil, reason: "no start time (give --start or keep the iPerf JSON beside the log); dumps placed from 1970-01-01"))
         }
 
-        var previous: [String: UECounters] = [:]
+        var previous: [String: UELine] = [:]
         let seconds = Double(Self.dumpPeriod) / 1e9
         for (k, ues) in dumps.enumerated() {
             var s = CellSample(cell: cell, start: origin + Int64(k) * Self.dumpPeriod, end: origin + Int64(k + 1) * Self.dumpPeriod,
                                source: "oai-log", native: false, relativeTime: true)
             s.config = config
             s.values[.ues] = Double(ues.count)
+            if dropsBefore[k] > 0 { s.values[.dlSduDrops] = dropsBefore[k] }
             var dlBits = 0.0, ulBits = 0.0, haveDl = false, haveUl = false
             var tbDl = 0.0, errDl = 0.0, tbUl = 0.0, errUl = 0.0, cce = 0.0
             var mcsDl = (sum: 0.0, w: 0.0), mcsUl = (sum: 0.0, w: 0.0)
             var levels: [Kpi: (sum: Double, n: Double)] = [:]
             for ue in ues {
                 let before = previous[ue.rnti]
-                previous[ue.rnti] = ue.counters
+                // Counters a dump did not print for a UE keep their last value, so the next
+                // difference spans both periods instead of starting from zero.
+                var kept = ue
+                if let b = before {
+                    if !ue.hasDl { kept.counters.dlTx = b.counters.dlTx; kept.counters.dlNack = b.counters.dlNack; kept.hasDl = b.hasDl }
+                    if !ue.hasUl { kept.counters.ulTx = b.counters.ulTx; kept.counters.ulNack = b.counters.ulNack; kept.hasUl = b.hasUl }
+                    if !ue.hasMac { kept.counters.macTx = b.counters.macTx; kept.counters.macRx = b.counters.macRx; kept.hasMac = b.hasMac }
+                    if !ue.hasDl && !ue.hasUl { kept.counters.cceFail = b.counters.cceFail }
+                }
+                previous[ue.rnti] = kept
                 for (kpi, v) in [(Kpi.cqiMean, ue.cqi), (.rankDl, ue.rank), (.rsrpDbm, ue.rsrp), (.puschSinrDb, ue.snr), (.powerHeadroomDb, ue.ph)] {
                     if let v { levels[kpi, default: (0, 0)].sum += v; levels[kpi, default: (0, 0)].n += 1 }
                 }
                 if let v = ue.blerDl { levels[.blerDlPct, default: (0, 0)].sum += v * 100; levels[.blerDlPct, default: (0, 0)].n += 1 }
                 if let v = ue.blerUl { levels[.blerUlPct, default: (0, 0)].sum += v * 100; levels[.blerUlPct, default: (0, 0)].n += 1 }
-                // Without an earlier dump (or after a reset) there is no difference to take.
-                guard let b = before, ue.counters.dlTx >= b.dlTx, ue.counters.ulTx >= b.ulTx, ue.counters.macTx >= b.macTx else {
-                    continue
+                // Without an earlier dump there is no difference to take; a counter that went
+                // backwards means the UE context was re-created.
+                guard let b = before else { continue }
+                let now = ue.counters, was = b.counters
+                var dTb = 0.0, dTbUl = 0.0
+                if ue.hasDl && b.hasDl && now.dlTx >= was.dlTx {
+                    dTb = now.dlTx - was.dlTx
+                    tbDl += dTb
+                    errDl += max(0, now.dlNack - was.dlNack)
                 }
-                let dTb = ue.counters.dlTx - b.dlTx, dTbUl = ue.counters.ulTx - b.ulTx
-                tbDl += dTb
-                errDl += max(0, ue.counters.dlNack - b.dlNack)
-                tbUl += dTbUl
-                errUl += max(0, ue.counters.ulNack - b.ulNack)
-                cce += max(0, ue.counters.cceFail - b.cceFail)
-                if ue.hasMac {
-                    dlBits += (ue.counters.macTx - b.macTx) * 8
-                    ulBits += max(0, ue.counters.macRx - b.macRx) * 8
-                    haveDl = true; haveUl = true
-                } else {
+                if ue.hasUl && b.hasUl && now.ulTx >= was.ulTx {
+                    dTbUl = now.ulTx - was.ulTx
+                    tbUl += dTbUl
+                    errUl += max(0, now.ulNack - was.ulNack)
+                }
+                if (ue.hasDl || ue.hasUl) && now.cceFail >= was.cceFail { cce += now.cceFail - was.cceFail }
+                if ue.hasMac && b.hasMac {
+                    if now.macTx >= was.macTx { dlBits += (now.macTx - was.macTx) * 8; haveDl = true }
+                    if now.macRx >= was.macRx { ulBits += (now.macRx - was.macRx) * 8; haveUl = true }
+                } else if !ue.hasMac {
                     if let g = ue.goodputDl { dlBits += g * 1e6 * seconds; haveDl = true }
                     if let g = ue.goodputUl { ulBits += g * 1e6 * seconds; haveUl = true }
                 }
@@ -199,7 +219,6 @@ public struct OAILogReader {
                 s.values[.tbDl] = tbDl; s.values[.tbErrDl] = errDl
                 s.values[.tbUl] = tbUl; s.values[.tbErrUl] = errUl
                 s.values[.pdcchFailures] = cce
-                s.values[.dlSduDrops] = dropsBefore[k]
             }
             if mcsDl.w > 0 { s.values[.mcsDlMean] = mcsDl.sum / mcsDl.w }
             if mcsUl.w > 0 { s.values[.mcsUlMean] = mcsUl.sum / mcsUl.w }
@@ -219,15 +238,16 @@ public struct OAILogReader {
         if let v = number(after: "CQI ", in: line) { ue.cqi = v; known = true }
         if line.contains("CQI "), let v = number(after: "RI ", in: line) { ue.rank = v }
         if let (tx, nack, errors) = harq("dlsch", in: line) {
-            ue.counters.dlTx = tx; ue.counters.dlNack = nack; ue.counters.dlErr = errors
+            ue.counters.dlTx = tx; ue.counters.dlNack = nack; ue.counters.dlErr = errors; ue.hasDl = true
             ue.blerDl = number(after: "BLER ", in: line)
             (ue.mcsDl, ue.mcsDlTable) = mcs(in: line)
+            if ue.mcsDlTable > 2 { ue.mcsDl = nil } // tables are 0 (qam64), 1 (qam256), 2 (low-SE)
             if let v = number(after: "CCE fail ", in: line) { ue.counters.cceFail += v }
             ue.goodputDl = number(after: "goodput ", in: line)
             return true
         }
         if let (tx, nack, errors) = harq("ulsch", in: line) {
-            ue.counters.ulTx = tx; ue.counters.ulNack = nack; ue.counters.ulErr = errors
+            ue.counters.ulTx = tx; ue.counters.ulNack = nack; ue.counters.ulErr = errors; ue.hasUl = true
             ue.blerUl = number(after: "BLER ", in: line)
             ue.mcsUl = mcs(in: line).0
             if let v = number(after: "SNR ", in: line) { ue.snr = v }
@@ -263,10 +283,10 @@ public struct OAILogReader {
         var table = 0
         if rest.first == "(" {
             rest = rest.dropFirst()
-            table = Int(rest.prefix { $0.isNumber }) ?? 0
+            table = Int(rest.prefix { $0.isNumber }.prefix(3)) ?? 0
             rest = rest.drop { $0 != ")" }.dropFirst().drop { $0 == " " }
         }
-        return (Int(rest.prefix { $0.isNumber }), table)
+        return (Int(rest.prefix { $0.isNumber }.prefix(3)), table)
     }
 
     static func roundsList(after key: String, in line: Substring) -> [Double]? {
@@ -276,6 +296,17 @@ public struct OAILogReader {
         return parts.isEmpty ? nil : parts
     }
 
+    /// The first of `keys` followed by a whole number within `range`.
+    static func integer(after keys: [String], in line: Substring, _ range: ClosedRange<Int>) -> Int? {
+        for key in keys {
+            if let v = number(after: key, in: line) {
+                guard v.isFinite, v == v.rounded(), v >= Double(range.lowerBound), v <= Double(range.upperBound) else { return nil }
+                return Int(v)
+            }
+        }
+        return nil
+    }
+
     /// The number right after `key` (leading spaces skipped), as written: sign, digits, point.
     static func number(after key: String, in line: Substring) -> Double? {
         guard let r = line.range(of: key) else { return nil }
@@ -283,7 +314,9 @@ public struct OAILogReader {
         var text = ""
         if rest.first == "-" || rest.first == "+" { text.append(rest.removeFirst()) }
         text += rest.prefix { $0.isNumber || $0 == "." }
-        return Double(text)
+        // Counters are below 2^64; anything longer is not a number we can use.
+        guard text.count <= 24, let v = Double(text), v.isFinite else { return nil }
+        return v
     }
 
     static func fieldName(_ line: Substring) -> String {

@@ -102,6 +102,7 @@ public struct PMReader {
         var types: [Int: String] = [:]
         var positional: [String] = []
         var infoLine = 0
+        var periodProblemSaid = false
         // The measValue being read.
         var object: String?
         /// `<r p=…>` values in document order: (p, text, line).
@@ -137,7 +138,7 @@ public struct PMReader {
                 if parent == "fileHeader", let t = a["beginTime"] { fileBegin = TelemetryTime.parse(Substring(t))?.ns }
             case "managedElement", "measEntity": element = a["localDn"] ?? a["userLabel"] ?? ""
             case "measInfo":
-                end = nil; duration = nil; types = [:]; positional = []
+                end = nil; duration = nil; types = [:]; positional = []; periodProblemSaid = false
                 infoLine = line()
             case "granPeriod":
                 duration = a["duration"].flatMap { TelemetryTime.duration(Substring($0)) }
@@ -148,10 +149,7 @@ public struct PMReader {
                     result.issues.append(TelemetryIssue(path: path, line: line(), field: "granPeriod endTime",
                                                         reason: "time without a UTC offset; read as UTC"))
                 }
-                if duration == nil || end == nil {
-                    result.issues.append(TelemetryIssue(path: path, line: line(), field: "granPeriod",
-                                                        reason: "duration or endTime missing or unreadable; this measInfo is left out"))
-                }
+
             case "measType": typeIndex = a["p"].flatMap { Int($0) }
             case "measValue":
                 object = a["measObjLdn"] ?? ""
@@ -184,7 +182,18 @@ public struct PMReader {
         }
 
         mutating func closeValue(line: Int, path: String, result: inout TelemetryRead) {
-            guard let end, let duration, let ldn = object else { return }
+            guard let end, let duration, let ldn = object else {
+                // Values without a period cannot be placed in time: counted and said, once per measInfo.
+                let n = positionalResults.isEmpty ? results.count : positionalResults.count
+                result.records += n
+                result.skipped += n
+                if !periodProblemSaid {
+                    periodProblemSaid = true
+                    result.issues.append(TelemetryIssue(path: path, line: infoLine, field: "measInfo",
+                                                        reason: "no readable granPeriod; its \(n == 1 ? "value is" : "values are") left out"))
+                }
+                return
+            }
             let elementName = Self.elementName(element.isEmpty ? sender : element, dnPrefix: dnPrefix)
             // Counter names by position: `p` attributes, else document order.
             var named: [(String, Substring, Int)] = []

@@ -38,7 +38,10 @@ public struct SrsRANReader {
         }
         let time: Int64
         switch object["timestamp"] {
-        case let n as NSNumber: time = Int64((n.doubleValue * 1000).rounded()) * 1_000_000
+        case let n as NSNumber:
+            // Epoch seconds with millisecond precision, within 1973–2096.
+            guard let secs = bounded(n.doubleValue, 4e9), secs > 1e8 else { return .invalid("timestamp \(n) is not epoch seconds") }
+            time = Int64((secs * 1000).rounded()) * 1_000_000
         case let s as String:
             // 25.10+ writes UTC without an offset.
             guard let t = TelemetryTime.parse(Substring(s)) else { return .invalid("timestamp '\(s)' is not a date and time") }
@@ -59,8 +62,9 @@ public struct SrsRANReader {
         for c in cells {
             // One report may hold several cells (25.10+) or UEs of several PCIs (older ones).
             var byPCI: [Int: [[String: Any]]] = [:]
-            let cellPCI = (c.metrics?["pci"] as? NSNumber)?.intValue
-            for ue in c.ues { byPCI[(ue["pci"] as? NSNumber)?.intValue ?? cellPCI ?? 0, default: []].append(ue) }
+            func pci(_ any: Any?) -> Int? { bounded((any as? NSNumber)?.doubleValue, 1007).map { Int($0) } }
+            let cellPCI = pci(c.metrics?["pci"])
+            for ue in c.ues { byPCI[pci(ue["pci"]) ?? cellPCI ?? 0, default: []].append(ue) }
             if byPCI.isEmpty { byPCI[cellPCI ?? 0] = [] }
             for (pci, ues) in byPCI.sorted(by: { $0.key < $1.key }) {
                 let start = lastReport[pci].map { min($0, time - 1) } ?? time - defaultPeriod
@@ -80,10 +84,11 @@ public struct SrsRANReader {
         var s = CellSample(cell: CellID(gnb: gnb, cell: "pci-\(pci)", ldn: "pci=\(pci)"), start: start, end: end,
                            source: "srsran", native: false)
         s.config = config
+        // Finite numbers only (24.10 writes some as strings, "n/a" among them).
         func num(_ d: [String: Any], _ k: String) -> Double? {
             switch d[k] {
-            case let n as NSNumber: return n.doubleValue
-            case let t as String: return Double(t)
+            case let n as NSNumber: return bounded(n.doubleValue, 1e15)
+            case let t as String: return bounded(Double(t), 1e15)
             default: return nil
             }
         }
@@ -120,7 +125,7 @@ public struct SrsRANReader {
             // PRBs used per TDD slot index: the mean over slots that carried any (UL slots read 0).
             for (key, kpi) in [("pdsch_prbs_used_per_tdd_slot_idx", Kpi.prbUsedDl), ("pusch_prbs_used_per_tdd_slot_idx", .prbUsedUl)] {
                 if let list = m[key] as? [NSNumber] {
-                    let used = list.map(\.doubleValue).filter { $0 > 0 }
+                    let used = list.compactMap { bounded($0.doubleValue, 1e4) }.filter { $0 > 0 }
                     s.values[kpi] = used.isEmpty ? 0 : used.reduce(0, +) / Double(used.count)
                 }
             }

@@ -66,7 +66,7 @@ public struct TelemetrySources: Sendable {
             guard let data = FileManager.default.contents(atPath: full), data.count < 16 << 20,
                   let text = String(data: data, encoding: .utf8), let r = text.range(of: "\"timesecs\"") else { continue }
             let rest = text[r.upperBound...].drop { $0 == ":" || $0 == " " }
-            if let secs = Int64(rest.prefix { $0.isNumber }) { return secs * 1_000_000_000 }
+            if let secs = Int64(rest.prefix { $0.isNumber }), secs < 4_000_000_000 { return secs * 1_000_000_000 }
         }
         return nil
     }

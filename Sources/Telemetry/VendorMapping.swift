@@ -79,7 +79,8 @@ public struct VendorMapping: Sendable, Equatable {
         for e in entries {
             guard let values = s.vendor[e.counter], !values.isEmpty else { continue }
             if let d = e.distribution, let q = Distribution.Quantity(rawValue: d.quantity) {
-                for (i, v) in values.enumerated() where !v.isNaN && v > 0 { s.addToDistribution(q, table: d.table, index: i, count: v) }
+                // CQI and MCS indices stop at 31.
+                for (i, v) in values.prefix(32).enumerated() where v.isFinite && v > 0 { s.addToDistribution(q, table: d.table, index: i, count: v) }
                 continue
             }
             guard let kpiName = e.kpi, let kpi = Kpi(rawValue: kpiName) else { continue }

@@ -69,7 +69,8 @@ public struct CellWindowBuilder {
         var end: Int64
     }
 
-    private var pending: [Key: (sample: CellSample, weight: Double)] = [:]
+    /// Open windows: the merged sample and, per averaged KPI, the seconds its mean stands for.
+    private var pending: [Key: (sample: CellSample, weights: [Kpi: Double])] = [:]
     /// Windows ending at or before this have been handed out (live sources close by the clock).
     public private(set) var closedUpTo: Int64 = .min
     /// Samples that arrived for a window already handed out.
@@ -95,11 +96,11 @@ public struct CellWindowBuilder {
             var first = s
             first.start = key.start
             first.end = key.end
-            pending[key] = (first, s.seconds)
+            pending[key] = (first, Dictionary(uniqueKeysWithValues: s.values.keys.map { ($0, s.seconds) }))
             return
         }
-        pending[key] = s.native ? (Self.union(existing.sample, s), existing.weight)
-                                : Self.combine(existing.sample, weight: existing.weight, s, weight: s.seconds)
+        pending[key] = s.native ? (Self.union(existing.sample, s), existing.weights)
+                                : Self.combine(existing.sample, weights: existing.weights, s)
     }
 
     /// The windows that end at or before `watermark`, in time order; later samples for them
@@ -132,9 +133,15 @@ public struct CellWindowBuilder {
     }
 
     /// Consecutive samples in one window: counts add, levels average by time, maxima take the max.
-    static func combine(_ a: CellSample, weight wa: Double, _ b: CellSample, weight wb: Double) -> (CellSample, Double) {
+    /// A level is weighted by the time its own samples cover, so a KPI that appears late in a
+    /// window is not diluted by the seconds before it.
+    static func combine(_ a: CellSample, weights: [Kpi: Double], _ b: CellSample) -> (CellSample, [Kpi: Double]) {
         var out = a
+        var weights = weights
+        let wb = b.seconds
         for (kpi, v) in b.values {
+            let wa = weights[kpi] ?? 0
+            weights[kpi] = wa + wb
             guard let old = a.values[kpi] else { out.values[kpi] = v; continue }
             switch kpi.combine {
             case .sum: out.values[kpi] = old + v
@@ -147,7 +154,7 @@ public struct CellWindowBuilder {
         }
         out.suspect = a.suspect || b.suspect
         out.config = merge(a.config, b.config)
-        return (out, wa + wb)
+        return (out, weights)
     }
 
     static func merge(_ a: CellConfig, _ b: CellConfig) -> CellConfig {
@@ -162,7 +169,11 @@ public struct CellWindowBuilder {
         for (k, v) in s.values { w.values[k.rawValue] = v }
         let T = w.seconds
         var config = CellWindowBuilder.merge(s.config, defaultConfig)
-        if config.nRB == nil, let avail = s.values[.prbAvailDl], avail > 0 { config.nRB = Int(avail.rounded()) }
+        if config.nRB == nil, let avail = s.values[.prbAvailDl], avail >= 1, avail <= 3300 { config.nRB = Int(avail.rounded()) }
+        // Configuration the formulas cannot use (zero, negative) is no configuration.
+        if let n = config.nRB, n <= 0 { config.nRB = nil }
+        if let scs = config.scsKHz, scs <= 0 { config.scsKHz = nil }
+        if let share = config.dlShare, !(share > 0 && share <= 1) { config.dlShare = nil }
         // An N_RB that only one subcarrier spacing has (273 → 30 kHz, 100 MHz) names both.
         if config.scsKHz == nil, let n = config.nRB { config.scsKHz = CarrierTables.onlySCS(forNRB: n) }
         if config.bwMHz == nil, let n = config.nRB, let scs = config.scsKHz { config.bwMHz = CarrierTables.bandwidthMHz(nRB: n, scsKHz: scs) }

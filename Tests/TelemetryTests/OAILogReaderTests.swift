@@ -79,11 +79,25 @@ struct OAILogReaderTests {
         #expect(r.samples[0].values[.dlSduDrops] == nil)
     }
 
-    @Test("a UE whose counters go backwards was re-created: no negative difference")
+    @Test("a counter that goes backwards was reset: no negative difference, the others still count")
     func reset() {
         let r = Self.read(Self.v21(tx0: 900_000_000, tx1: 1_000))
         #expect(r.samples[1].values[.cellThpDlMbps] == nil)
-        #expect(r.samples[1].values[.tbDl] == 0)
+        #expect(r.samples[1].values[.tbDl] == 1110)
+    }
+
+    @Test("a dump without a UE's MAC line: the next difference spans both periods, no spike from zero")
+    func missingLine() {
+        func dump(_ frame: Int, tx: Int?) -> String {
+            "[NR_MAC]   Frame.Slot \(frame).0\nUE RNTI 0001 CU-UE-ID 1 in-sync PH 20 dB PCMAX 20 dBm\n"
+                + "UE 0001: dlsch_rounds \(frame * 10)/0/0/0, dlsch_errors 0, pucch0_DTX 0, BLER 0.1 MCS (0) 9\n"
+                + (tx.map { "UE 0001: MAC:    TX \($0) RX 0 bytes\n" } ?? "")
+        }
+        let r = Self.read(dump(0, tx: 1_000_000) + dump(128, tx: nil) + dump(256, tx: 1_320_000))
+        #expect(r.samples[1].values[.cellThpDlMbps] == nil)
+        // 320 000 bytes over the two periods land in the dump that printed them.
+        #expect(abs(r.samples[2].values[.cellThpDlMbps]! - 320_000 * 8 / 1.28e6) < 1e-9)
+        #expect(r.samples[2].values[.tbDl] == 1280)
     }
 
     @Test("v2.0 lines (DTX before errors, total bytes) and the newest (goodput, no MAC line)")
