@@ -76,7 +76,9 @@ public struct KpiTableMapping: Codable, Sendable, Equatable {
         if (m.cellColumns ?? []).isEmpty && m.cellConstant == nil {
             throw TelemetryIssue(path: path, line: nil, field: "cell_columns", reason: "missing (or give cell_constant)")
         }
-        if !(m.windowS > 0) { throw TelemetryIssue(path: path, line: nil, field: "window_s", reason: "must be positive") }
+        if !(m.windowS > 0 && m.windowS <= 366 * 86400) {
+            throw TelemetryIssue(path: path, line: nil, field: "window_s", reason: "must be a positive number of seconds, at most a year")
+        }
         if let t = m.timeIs, t != "start" && t != "end" {
             throw TelemetryIssue(path: path, line: nil, field: "time_is", reason: "must be start or end")
         }

@@ -130,7 +130,7 @@ public struct OAILogReader {
         }
         closeDump()
         if drops > 0 {
-            result.notes.append("\(Int(drops)) DL SDU drops logged after the last statistics dump are not in any window")
+            result.notes.append("\(Int(min(drops, 1e15))) DL SDU drops logged after the last statistics dump are not in any window")
         }
 
         if dumps.isEmpty {
