@@ -157,13 +157,6 @@ public struct CellTotals: Sendable {
         self.mcsDlMean = mcsDlMean
     }
 
-    /// Totals per cell over a run's windows, in cell order.
-    public static func of(_ windows: [CellWindow]) -> [CellTotals] {
-        var a = Accumulator()
-        for w in windows { a.add(w) }
-        return a.totals
-    }
-
     /// Per-cell totals built window by window, so a live run keeps no windows.
     public struct Accumulator: Sendable {
         struct Running: Sendable {

@@ -82,7 +82,7 @@ public struct KpiTableMapping: Codable, Sendable, Equatable {
         if let t = m.timeIs, t != "start" && t != "end" {
             throw TelemetryIssue(path: path, line: nil, field: "time_is", reason: "must be start or end")
         }
-        if let tz = m.timezone, timezoneOffset(tz, at: 0) == nil {
+        if let tz = m.timezone, Zone(tz) == nil {
             throw TelemetryIssue(path: path, line: nil, field: "timezone", reason: "unknown time zone '\(tz)'")
         }
         return m
@@ -108,10 +108,6 @@ public struct KpiTableMapping: Codable, Sendable, Equatable {
     public func matches(header: [String]) -> Bool {
         let set = Set(header)
         return requiredColumns.allSatisfy { set.contains($0) }
-    }
-
-    static func timezoneOffset(_ tz: String, at ns: Int64) -> Int? {
-        Zone(tz)?.offset(at: ns)
     }
 
     /// A time zone resolved once: a fixed offset, or an IANA zone whose offset depends on the date.
