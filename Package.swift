@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // RAN telemetry readers: PM XML, srsRAN metrics JSON, OAI MAC statistics, KPI tables.
         .target(name: "Telemetry", dependencies: ["CZlib", .product(name: "Yams", package: "Yams")]),
+        // The scenario simulator: labelled cells, counters and telemetry in the real formats.
+        .target(name: "Simulate", dependencies: ["Telemetry", .product(name: "Yams", package: "Yams")]),
         // Reads capture files and live interfaces; hands each record over in place.
         .target(name: "Capture", dependencies: ["CPcap", "Decode"], swiftSettings: hotPath),
         // Zero-copy protocol decoders and the PFCP session table. No dependencies.
@@ -52,7 +54,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotPath),
         .executableTarget(name: "nocturne", dependencies: [
-            "Pipeline", "Telemetry",
+            "Pipeline", "Telemetry", "Simulate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -64,6 +66,7 @@ let package = Package(
             "Telemetry", "Windows", "Detect",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+        .testTarget(name: "SimulateTests", dependencies: ["Simulate", "Telemetry"]),
         .testTarget(name: "PipelineTests", dependencies: [
             "Pipeline", "Capture", "Decode", "Windows", "Detect", "Sinks",
             .product(name: "PropertyBased", package: "swift-property-based"),

@@ -262,11 +262,8 @@ public struct RadioRules {
                                      ("cqi_mean", c.cqiMeanFloor, "")] {
                 guard let v = w[k] else { continue }
                 let base = warm ? b.median(k) : nil
-                let belowFloor = v < floor
-                let belowNormal = base.map { v < $0 * c.seDropFactor } ?? false
-                // Below the floor counts unless the cell's own normal is just as low (a
-                // permanently poor cell is a planning matter, not an incident).
-                if belowNormal || (belowFloor && (base.map { v < $0 * 0.9 } ?? true)) {
+                // Below the operator floor, or well below the cell's own normal.
+                if v < floor || (base.map { v < $0 * c.seDropFactor } ?? false) {
                     evidence.append(ev(k, v, base, unit))
                     excess = max(excess, (base.map { $0 / max(v, 0.01) } ?? floor / max(v, 0.01)))
                 }

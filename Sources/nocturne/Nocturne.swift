@@ -8,13 +8,16 @@ struct Nocturne: ParsableCommand {
         commandName: "nocturne",
         abstract: "5G network analytics on the box next to the network.",
         discussion: """
-            Reads user-plane captures (GTP-U, PFCP), builds per-gNB, per-tunnel and per-flow KPI
-            windows and flags transport congestion. Start with:
+            Reads user-plane captures (GTP-U, PFCP) and RAN telemetry (PM XML, srsRAN metrics,
+            OAI logs, KPI tables), builds per-gNB, per-tunnel, per-flow and per-cell KPI windows and
+            flags PRB saturation, low spectral efficiency, uplink interference and transport
+            congestion. Start with:
 
-              nocturne analyze capture.pcap            one file, a folder or a glob
+              nocturne analyze capture.pcap pm/        files, folders or globs
               nocturne run pipelines/demo.yaml         a job file
+              nocturne simulate pipelines/scenarios/smoke.yaml --out sim/
             """,
-        subcommands: [Analyze.self, Run.self, Validate.self])
+        subcommands: [Analyze.self, Run.self, Validate.self, Simulate.self])
 
     /// ArgumentParser exits 64 on usage errors; nocturne's contract says 2.
     static func main() {

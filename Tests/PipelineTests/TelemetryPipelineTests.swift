@@ -127,6 +127,31 @@ struct TelemetryPipelineTests {
         #expect((first["vendor"] as? [String: Any])?["VS.UL.NI.Avg"] != nil)
     }
 
+    @Test("the simulator's smoke outputs: each radio episode is one finding, benign episodes none (PM files and kpi.csv)",
+          arguments: ["pm", "kpi.csv"])
+    func simulatedSmoke(_ input: String) throws {
+        let dir = TestPaths.fixtures.appendingPathComponent("sim-smoke").path
+        let (outcome, _) = try analyze([dir + "/" + input]) { options in
+            options.telemetry.tableMappings = [("nocturne-sim", try! KpiTableMapping.load(path: TestPaths.repository.appendingPathComponent("pipelines/mappings/nocturne-sim.yaml").path))]
+        }
+        let labels = try readJSONLines(dir + "/labels.jsonl")
+        func time(_ s: Any?) -> Int64 { TelemetryTime.parse(Substring(s as! String))!.ns }
+        // DESIGN.md's matching: same class and cell, overlapping the episode (+60 s).
+        var matched = Set<String>()
+        for f in outcome.summary.findings {
+            let hit = labels.first { l in
+                let scope = l["scope"] as! [String: Any]
+                return l["class"] as? String == f.findingClass.rawValue && scope["cell"] as? String == f.scope.cell
+                    && f.start < time(l["end"]) + 60_000_000_000 && (f.end ?? .max) > time(l["start"])
+            }
+            let episode = try #require(hit, "unmatched finding \(f.findingClass.rawValue) \(f.scope.cell ?? "") at \(RFC3339.format(f.start))")["episode"] as! String
+            #expect(!matched.contains(episode), "a second finding for \(episode)")
+            matched.insert(episode)
+        }
+        let radio = labels.filter { ["prb_saturation", "low_spectral_efficiency", "uplink_interference"].contains($0["class"] as? String) }
+        #expect(Set(radio.map { $0["episode"] as! String }) == matched)
+    }
+
     @Test("a damaged PM file named on the command line is read up to the damage and reported")
     func damagedExplicit() throws {
         let dir = TestPaths.temporaryDirectory()

@@ -1,0 +1,228 @@
+import Foundation
+
+/// One cell over one PM granularity period: the counters the PM file, the KPI table and the
+/// physics tests share.
+public struct CellPeriod: Sendable {
+    public var cell: String
+    public var gnb: String
+    public var cellID: Int
+    /// ns since the epoch, half-open.
+    public var start: Int64
+    public var end: Int64
+    public var nRB: Int
+    public var prbUsedDl = 0.0, prbUsedUl = 0.0
+    /// Σ served bits and Σ seconds with data of UE bursts (TS 28.552 ThpVol / ThpTime).
+    public var thpVolDl = 0.0, thpTimeDl = 0.0, thpVolUl = 0.0, thpTimeUl = 0.0
+    public var volumeDlBits = 0.0, volumeUlBits = 0.0
+    public var cqiCounts = [Double](repeating: 0, count: 16)
+    public var mcsCounts = [Double](repeating: 0, count: 29)
+    public var tbDl = 0.0, tbErrDl = 0.0
+    public var niSum = 0.0, sinrSum = 0.0, ulSamples = 0.0
+    public var rrcSum = 0.0, activeSum = 0.0, seconds = 0.0
+    public var bufferStartBits = 0.0, bufferEndBits = 0.0
+    public var droppedBits = 0.0
+    public var suspect = false
+    /// The largest DL throughput of any second, bit/s (for the TS 38.306 check).
+    public var peakSecondDlBits = 0.0
+
+    public var prbUtilDlPct: Double { seconds > 0 ? 100 * prbUsedDl / seconds / Double(nRB) : 0 }
+    public var ueThpDlMbps: Double? { thpTimeDl > 0 ? thpVolDl / thpTimeDl / 1e6 : nil }
+    public var cellThpDlMbps: Double { seconds > 0 ? volumeDlBits / seconds / 1e6 : 0 }
+}
+
+/// The run's results: per-cell periods in time order and the labelled episodes.
+public struct SimulationResult: Sendable {
+    public var periods: [CellPeriod]
+    public var labels: [Label]
+}
+
+public struct Label: Sendable, Equatable {
+    public var episode: String
+    public var findingClass: String
+    public var direction: String?
+    public var cell: String?
+    public var gnb: String
+    public var gnbAddress: String?
+    public var start: Int64
+    public var end: Int64
+    public var cause: String
+    public var severity: String
+}
+
+/// A seeded, deterministic simulation of the scenario's cells, one second at a time: users'
+/// SINR (position, shadowing, events) → CQI → MCS → bits per PRB; diurnal, bursty demand
+/// scheduled by water-filling the PRB budget (every user gets what it needs or an equal share
+/// of what is left, as a proportional-fair scheduler does on average); buffers grow when demand
+/// exceeds capacity.
+public struct Simulator {
+    public let scenario: Scenario
+
+    public init(scenario: Scenario) { self.scenario = scenario }
+
+    public func run() -> SimulationResult {
+        var random = Random(seed: scenario.seed)
+        var models: [CellModel] = []
+        for site in scenario.sites { for cell in site.cells { models.append(CellModel(site: site, cell: cell, random: &random)) } }
+        let rop = scenario.granularityS
+        var periods: [CellPeriod] = []
+        var current: [CellPeriod] = models.map { period($0, index: 0) }
+        let seconds = Int(scenario.durationS)
+        let startOfDay = Double((scenario.start / 1_000_000_000) % 86400)
+        for t in 0..<seconds {
+            let index = Int(Double(t) / rop)
+            if t > 0 && Double(t).truncatingRemainder(dividingBy: rop) == 0 {
+                for i in models.indices { current[i].bufferEndBits = models[i].buffer.reduce(0, +) }
+                periods += current
+                current = models.map { period($0, index: index) }
+                for i in models.indices { current[i].bufferStartBits = models[i].buffer.reduce(0, +) }
+            }
+            let load = diurnal(secondOfDay: (startOfDay + Double(t)).truncatingRemainder(dividingBy: 86400))
+            for i in models.indices {
+                step(&models[i], &current[i], second: Double(t), load: load, random: &random)
+            }
+        }
+        for i in models.indices { current[i].bufferEndBits = models[i].buffer.reduce(0, +) }
+        periods += current
+        periods.sort { ($0.start, $0.cell) < ($1.start, $1.cell) }
+        return SimulationResult(periods: periods, labels: labels())
+    }
+
+    func period(_ m: CellModel, index: Int) -> CellPeriod {
+        let start = scenario.start + Int64(Double(index) * scenario.granularityS * 1e9)
+        return CellPeriod(cell: m.name, gnb: m.site.name, cellID: m.cell.id, start: start,
+                          end: start + Int64(scenario.granularityS * 1e9), nRB: m.cell.nRB)
+    }
+
+    /// The events acting on a cell at second `t`.
+    struct Effects {
+        var demand = 1.0, sinr = 0.0, ulRise = 0.0, extraUEs = 0.0
+        var down = false, heavyUser = false
+        var backhaulMbps: Double?
+    }
+
+    func effects(_ m: CellModel, at t: Double) -> Effects {
+        var e = Effects()
+        for ev in scenario.events where t >= ev.start && t < ev.start + ev.duration {
+            guard ev.target == m.name || ev.target == m.site.name else { continue }
+            switch ev.kind {
+            case .demandSpike: e.demand *= ev.magnitude
+            case .neighbourOutage: e.demand *= ev.magnitude; e.extraUEs += Double(m.cell.ues) * (ev.magnitude - 1)
+            case .coverageHole, .tiltFault, .shortDip: e.sinr -= ev.magnitude
+            case .interferer: e.ulRise += ev.magnitude
+            case .backhaulDrop: e.backhaulMbps = ev.magnitude
+            case .busyHealthy: e.heavyUser = true
+            case .cellRestart: e.down = true
+            }
+        }
+        return e
+    }
+
+    func step(_ m: inout CellModel, _ p: inout CellPeriod, second t: Double, load: Double, random: inout Random) {
+        let e = effects(m, at: t)
+        p.seconds += 1
+        if e.down {
+            // The cell is off: no users, no traffic; the period is marked suspect.
+            p.suspect = true
+            for u in m.buffer.indices { m.buffer[u] = 0 }
+            return
+        }
+        let n = m.cell.ues
+        let nRB = Double(m.cell.nRB)
+        var need = [Double](repeating: 0, count: n)
+        var perPRB = [Double](repeating: 0, count: n)
+        var offered = [Double](repeating: 0, count: n)
+        var cqis = [Int](repeating: 0, count: n)
+        var mcss = [Int](repeating: 0, count: n)
+        let bler = 0.1 + (e.sinr < 0 ? 0.08 : 0)
+        // The backhaul share of this cell caps what can reach the gNB at all.
+        let cellsOnSite = Double(m.site.cells.count)
+        let backhaulBits = (e.backhaulMbps ?? m.site.backhaulMbps) * 1e6 / cellsOnSite
+        var offeredTotal = 0.0
+        for u in 0..<n {
+            m.shadow[u] = 0.98 * m.shadow[u] + 0.199 * 3 * random.normal()
+            var sinr = m.meanSINR[u] + m.shadow[u] + e.sinr
+            if e.heavyUser && u == 0 { sinr = max(sinr, 22) }
+            cqis[u] = LinkTables.cqi(sinr: sinr)
+            mcss[u] = LinkTables.mcs(cqi: cqis[u])
+            perPRB[u] = m.dlBitsPerPRBPerSE * LinkTables.mcsEfficiency[mcss[u]] * (1 - bler)
+            // Bursty demand around the diurnal mean (on 60 % of seconds).
+            let burst = random.uniform() < 0.6 ? 1 / 0.6 : 0
+            offered[u] = m.demandPerUE * m.weight[u] * load * e.demand * burst
+            if e.heavyUser && u == 0 { offered[u] = 0.95 * nRB * perPRB[u] }
+            offeredTotal += offered[u]
+        }
+        if offeredTotal > backhaulBits {
+            let scale = backhaulBits / offeredTotal
+            for u in 0..<n { offered[u] *= scale }
+        }
+        for u in 0..<n { need[u] = (m.buffer[u] + offered[u]) / max(perPRB[u], 1) }
+        // Water-filling: smallest needs first, each gets its need or an equal share of the rest.
+        var alloc = [Double](repeating: 0, count: n)
+        var left = nRB
+        let order = (0..<n).filter { need[$0] > 0 }.sorted { need[$0] < need[$1] }
+        for (k, u) in order.enumerated() {
+            let share = left / Double(order.count - k)
+            alloc[u] = min(need[u], share)
+            left -= alloc[u]
+        }
+        var used = 0.0, served = 0.0, active = 0.0, secondBits = 0.0
+        // Users still backlogged after this second; a proportional-fair scheduler gives a user
+        // with a fresh burst about an equal turn with them in time.
+        let backlogged = Double((0..<n).filter { need[$0] > 0 && alloc[$0] < need[$0] - 1e-9 }.count)
+        let dlSlots = m.slotsPerSecond * m.cell.dlShare
+        for u in 0..<n where need[u] > 0 {
+            let bits = alloc[u] * perPRB[u]
+            let pending = m.buffer[u] + offered[u]
+            let drained = bits >= pending - 1e-6
+            m.buffer[u] = max(0, pending - bits)
+            if m.buffer[u] > 160e6 { p.droppedBits += m.buffer[u] - 160e6; m.buffer[u] = 160e6 }
+            used += alloc[u]
+            served += min(bits, pending)
+            secondBits += min(bits, pending)
+            active += 1
+            // ThpTime: the share of the second the UE had data; drained early at the rate its
+            // share of the PRBs allowed.
+            // ThpTime: the share of the second the UE had data. A UE that drained its buffer did
+            // so at the rate of the PRBs the others left free; one that did not had data all along.
+            p.thpVolDl += min(bits, pending)
+            p.thpTimeDl += drained ? min(1, max(0.001, need[u] * (1 + backlogged) / nRB)) : 1
+            // One wideband CQI report every 20 ms; a TB in every DL slot the UE is scheduled in.
+            p.cqiCounts[cqis[u]] += 50
+            let tbs = (dlSlots * min(1, alloc[u] / max(1, nRB / Double(order.count)))).rounded()
+            p.mcsCounts[mcss[u]] += tbs
+            p.tbDl += tbs
+            p.tbErrDl += (tbs * bler).rounded()
+        }
+        p.prbUsedDl += used
+        p.volumeDlBits += served
+        p.peakSecondDlBits = max(p.peakSecondDlBits, secondBits)
+        p.activeSum += active
+        p.rrcSum += Double(n) + e.extraUEs
+        // Uplink: a tenth of the downlink demand; the noise floor rises with the cell's own UL
+        // load by up to 1 dB and by what an interferer adds.
+        let ulNeed = served * 0.1 / max(1, m.ulBitsPerPRBPerSE * 1.5)
+        let ulUsed = min(nRB, ulNeed)
+        p.prbUsedUl += ulUsed
+        p.volumeUlBits += ulUsed * m.ulBitsPerPRBPerSE * 1.5
+        if ulUsed > 0 { p.thpVolUl += ulUsed * m.ulBitsPerPRBPerSE * 1.5; p.thpTimeUl += Double(active) }
+        let ni = m.noiseFloorDbm + 10 * log10(1 + 0.26 * ulUsed / nRB) + e.ulRise + 0.3 * random.normal()
+        let meanSINR = m.meanSINR.reduce(0, +) / Double(n) - 3
+        p.niSum += ni
+        p.sinrSum += meanSINR - (ni - m.noiseFloorDbm)
+        p.ulSamples += 1
+    }
+
+    /// One label per event, in the DESIGN.md schema.
+    func labels() -> [Label] {
+        scenario.events.enumerated().map { i, ev in
+            let site = scenario.sites.first { ev.target == $0.name || ev.target.hasPrefix($0.name + "/") }!
+            let isCell = ev.target != site.name
+            let start = scenario.start + Int64(ev.start * 1e9)
+            return Label(episode: String(format: "e-%03d", i + 1), findingClass: ev.kind.findingClass ?? "benign",
+                         direction: ev.kind.direction, cell: isCell ? ev.target : nil, gnb: site.name,
+                         gnbAddress: ev.kind == .backhaulDrop ? site.address : nil,
+                         start: start, end: start + Int64(ev.duration * 1e9), cause: ev.kind.rawValue,
+                         severity: ev.kind.findingClass == nil ? "none" : ev.severity)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Simulate
+import Telemetry
+import Testing
+
+/// The simulator's RAN half: scenario errors, determinism, the formats read back by
+/// independent means (xmllint, the project's PM reader), and physics sanity.
+@Suite("Scenario simulator")
+struct SimulatorTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let smoke = repository.appendingPathComponent("pipelines/scenarios/smoke.yaml").path
+
+    /// One run of the smoke scenario shared by the checks that only read it.
+    static let smokeRun: (Scenario, SimulationResult) = {
+        let scenario = try! Scenario.load(path: smoke)
+        return (scenario, Simulator(scenario: scenario).run())
+    }()
+
+    static func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "nocturne-sim-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func files(_ dir: String) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for f in try FileManager.default.subpathsOfDirectory(atPath: dir) {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir + "/" + f, isDirectory: &isDir), !isDir.boolValue {
+                out[f] = FileManager.default.contents(atPath: dir + "/" + f)
+            }
+        }
+        return out
+    }
+
+    @Test("same scenario and seed: byte-identical files; another seed: different ones")
+    func determinism() throws {
+        let (scenario, first) = Self.smokeRun
+        let a = Self.temporaryDirectory(), b = Self.temporaryDirectory(), c = Self.temporaryDirectory()
+        try SimulationOutputs.write(first, scenario: scenario, to: a)
+        try SimulationOutputs.write(Simulator(scenario: scenario).run(), scenario: scenario, to: b)
+        var other = scenario
+        other.seed += 1
+        try SimulationOutputs.write(Simulator(scenario: other).run(), scenario: other, to: c)
+        let fa = try Self.files(a), fb = try Self.files(b), fc = try Self.files(c)
+        #expect(fa.count == 4 * 24 / 2 + 3) // 2 sites × 24 periods + kpi.csv, labels, scenario
+        #expect(fa == fb)
+        #expect(fa["kpi.csv"] != fc["kpi.csv"])
+    }
+
+    @Test("PM files are well-formed (xmllint) and read back by the PM reader to the simulated values")
+    func formats() throws {
+        let (scenario, result) = Self.smokeRun
+        let dir = Self.temporaryDirectory()
+        try SimulationOutputs.write(result, scenario: scenario, to: dir)
+        let pm = try FileManager.default.contentsOfDirectory(atPath: dir + "/pm").sorted().map { dir + "/pm/" + $0 }
+        #expect(pm.count == 48)
+        let xmllint = ["/usr/bin/xmllint", "/bin/xmllint"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        if let xmllint {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: xmllint)
+            p.arguments = ["--noout"] + pm
+            p.standardError = Pipe()
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+        } else {
+            Issue.record("xmllint missing: make test installs libxml2-utils")
+        }
+        var read: [String: CellSample] = [:]
+        for f in pm {
+            let r = PMReader().read(path: f)
+            #expect(r.fatal == nil && r.skipped == 0 && r.issues.isEmpty, "\(f)")
+            for s in r.samples { read["\(s.cell.name)@\(s.end)"] = s }
+        }
+        #expect(read.count == result.periods.count)
+        for p in result.periods {
+            let s = try #require(read["\(p.cell)@\(p.end)"])
+            #expect(abs(s.values[.prbUsedDl]! - p.prbUsedDl / p.seconds) < 1e-3)
+            #expect(abs(s.values[.volumeDlMbit]! - p.volumeDlBits / 1e6) < 1e-3)
+            #expect(s.values[.tbDl] == p.tbDl && s.suspect == p.suspect)
+            let cqi = try #require(s.distributions.first { $0.quantity == .cqi })
+            #expect(Array(cqi.counts[1...15]) == Array(p.cqiCounts[1...15]))
+        }
+    }
+
+    @Test("physics: PRB use within the carrier, throughput under the TS 38.306 peak, buffers grow in saturation")
+    func physics() throws {
+        let (scenario, result) = Self.smokeRun
+        let cells = Dictionary(uniqueKeysWithValues: scenario.sites.flatMap { s in s.cells.map { ("\(s.name)/cell-\($0.id)", $0) } })
+        for p in result.periods {
+            let cell = cells[p.cell]!
+            #expect(p.prbUtilDlPct >= 0 && p.prbUtilDlPct <= 100 + 1e-9)
+            // One layer, 64QAM (the simulated MCS table), overhead 0.14, the DL share (TS 38.306 §4.1.2).
+            let symbolRate = Double(cell.nRB) * 12 * 14 * 1000 * Double(cell.scsKHz) / 15
+            let peak = 6 * 948.0 / 1024 * symbolRate * (1 - 0.14) * cell.dlShare
+            #expect(p.peakSecondDlBits <= peak, "\(p.cell) \(p.start)")
+        }
+        // The demand spike (13:00–14:00 on gnb-0001/cell-1) fills the carrier and queues grow.
+        let spike = result.periods.filter { $0.cell == "gnb-0001/cell-1" && $0.start >= scenario.start + 3600_000_000_000 && $0.end <= scenario.start + 7200_000_000_000 }
+        #expect(spike.count == 4)
+        #expect(spike.allSatisfy { $0.prbUtilDlPct > 95 })
+        #expect(spike.first!.bufferEndBits > spike.first!.bufferStartBits)
+        // The restart period is suspect.
+        #expect(result.periods.contains { $0.cell == "gnb-0002/cell-2" && $0.suspect })
+    }
+
+    @Test("bad scenarios: unknown keys, impossible parameters and events outside the run name key and line",
+          arguments: [
+            ("name: x\nsites:\n  - name: g\n    cells:\n      - {id: 1, bandwidth_mhz: 60, scs_khz: 15}\n", 5, "sites[0].cells[0].bandwidth_mhz"),
+            ("name: x\nsites:\n  - name: g\n    cells:\n      - {id: 1, bandwidth_mhz: -5}\n", 5, "sites[0].cells[0].bandwidth_mhz"),
+            ("name: x\nduraton: 1h\n", 2, "duraton"),
+            ("duration: 1h\nsites:\n  - {name: g, cells: [{id: 1}]}\nevents:\n  - {type: interferer, target: g/cell-1, start: 2h}\n", 5, "events[0].start"),
+            ("duration: 1h\nsites:\n  - {name: g, cells: [{id: 1}]}\nevents:\n  - {type: solar_flare, target: g/cell-1, start: 1m}\n", 5, "events[0].type"),
+          ])
+    func errors(_ text: String, line: Int, key: String) {
+        #expect {
+            try Scenario.parse(text, path: "s.yaml")
+        } throws: { error in
+            guard let e = error as? ScenarioError else { return false }
+            return e.line == line && e.key == key && e.description.hasPrefix("s.yaml:\(line): \(key): ")
+        }
+    }
+}
