@@ -32,6 +32,7 @@ test: deps
 bench: build
 	Benchmarks/pcap-bench.sh
 	Benchmarks/telemetry-bench.sh
+	Benchmarks/simulate-bench.sh
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
 
 clean:
