@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Writes a simulation's files: `pm/` (TS 32.435), `kpi.csv`, `labels.jsonl`, `scenario.json`.
+/// Writes a simulation's files: `pm/` (TS 32.435), `kpi.csv`, `labels.jsonl`, `scenario.json`,
+/// and with a `capture:` section `capture.pcap` and `capture-flows.json` (what it holds per user).
 public enum SimulationOutputs {
     public static func write(_ result: SimulationResult, scenario: Scenario, to directory: String) throws {
         let fm = FileManager.default
@@ -21,6 +22,10 @@ public enum SimulationOutputs {
         try write(kpiTable(result.periods), to: directory + "/kpi.csv")
         try write(result.labels.map(labelLine).joined(), to: directory + "/labels.jsonl")
         try write(scenarioJSON(scenario), to: directory + "/scenario.json")
+        if let capture = scenario.capture {
+            try CaptureWriter(scenario: scenario, capture: capture, result: result)
+                .write(to: directory + "/capture.pcap", log: directory + "/capture-flows.json")
+        }
     }
 
     static func write(_ text: String, to path: String) throws {
@@ -160,6 +165,6 @@ public enum SimulationOutputs {
         }
         return json(["name": s.name, "seed": s.seed, "start": time(s.start), "duration_s": s.durationS,
                      "pm_granularity_s": s.granularityS, "sites": sites, "events": events,
-                     "generator": "nocturne simulate (RAN counters; the packet capture is not written yet)"]) + "\n"
+                     "generator": "nocturne simulate"]) + "\n"
     }
 }

@@ -63,6 +63,20 @@ public struct Scenario: Sendable, Equatable {
         public var severity: String
     }
 
+    /// The user-plane capture: a window of the run, a sample of users, their TCP downloads.
+    public struct Capture: Sendable, Equatable {
+        /// Seconds from the scenario start.
+        public var start: Double
+        public var duration: Double
+        public var sites: [String]
+        public var uesPerCell: Int
+        /// The sampled users' downloads are paced to at most this (keeps captures small).
+        public var rateCapMbps: Double
+        public var upfAddress: String
+        /// Bytes kept of each G-PDU (headers through inner TCP options); other packets whole.
+        public var snaplen: Int
+    }
+
     public var name: String
     public var seed: UInt64
     /// ns since the epoch.
@@ -71,6 +85,7 @@ public struct Scenario: Sendable, Equatable {
     public var granularityS: Double
     public var sites: [Site]
     public var events: [Event]
+    public var capture: Capture?
 }
 
 /// A scenario that cannot be used, with the line and key to fix.
@@ -103,7 +118,7 @@ extension Scenario {
             throw ScenarioError(file: path, line: nil, key: "", message: "invalid YAML: \(error)")
         }
         let r = Reader(path: path)
-        let top = try r.mapping(root, "", keys: ["name", "seed", "start", "duration", "pm_granularity", "sites", "events"])
+        let top = try r.mapping(root, "", keys: ["name", "seed", "start", "duration", "pm_granularity", "sites", "events", "capture"])
         let name = try r.string(top["name"], "name") ?? "scenario"
         let seed = UInt64(try r.number(top["seed"], "seed", in: 0...Double(UInt32.max)) ?? 1)
         guard let startText = try r.string(top["start"], "start") ?? Optional("2026-11-29T00:00:00Z"),
@@ -175,7 +190,26 @@ extension Scenario {
             let severity = try r.string(m["severity"], key + ".severity") ?? "major"
             events.append(Event(kind: kind, target: target, start: eventStart, duration: eventDuration, magnitude: magnitude, severity: severity))
         }
-        return Scenario(name: name, seed: seed, start: start.ns, durationS: duration, granularityS: granularity, sites: sites, events: events)
+        var capture: Capture?
+        if let c = top["capture"] {
+            let m = try r.mapping(c, "capture", keys: ["start", "duration", "sites", "ues_per_cell", "rate_cap_mbps", "upf_address", "snaplen"])
+            let cs = try r.duration(m["start"], "capture.start", default: 0, in: 0...duration)
+            let cd = try r.duration(m["duration"], "capture.duration", default: 300, in: 10...min(duration, 7200))
+            guard cs + cd <= duration else {
+                throw ScenarioError(file: path, line: r.line(m["duration"] ?? c), key: "capture.duration", message: "the capture ends after the scenario")
+            }
+            let names = m["sites"]?.sequence?.compactMap(\.string) ?? sites.map(\.name)
+            if let bad = names.first(where: { n in !sites.contains { $0.name == n } }) {
+                throw ScenarioError(file: path, line: r.line(m["sites"]), key: "capture.sites", message: "\(bad) is not a site of this scenario")
+            }
+            capture = Capture(start: cs, duration: cd, sites: names,
+                              uesPerCell: Int(try r.number(m["ues_per_cell"], "capture.ues_per_cell", in: 1...16) ?? 1),
+                              rateCapMbps: try r.number(m["rate_cap_mbps"], "capture.rate_cap_mbps", in: 0.05...1000) ?? 1,
+                              upfAddress: try r.string(m["upf_address"], "capture.upf_address") ?? "10.20.255.1",
+                              snaplen: Int(try r.number(m["snaplen"], "capture.snaplen", in: 112...65535) ?? 112))
+        }
+        return Scenario(name: name, seed: seed, start: start.ns, durationS: duration, granularityS: granularity, sites: sites,
+                        events: events, capture: capture)
     }
 
     /// Typed access to YAML nodes with the line of each complaint.

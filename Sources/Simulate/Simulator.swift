@@ -30,10 +30,27 @@ public struct CellPeriod: Sendable {
     public var cellThpDlMbps: Double { seconds > 0 ? volumeDlBits / seconds / 1e6 : 0 }
 }
 
-/// The run's results: per-cell periods in time order and the labelled episodes.
+/// One second of a cell inside the capture window: what its sampled users got and what the
+/// transport path did, for the packet-level capture.
+public struct CaptureSecond: Sendable {
+    public var second: Int
+    /// DL bits served to each sampled user this second.
+    public var servedBits: [Double]
+    public var prbUtil: Double
+    /// Users left with data: the gNB queue, which adds delay.
+    public var backlogged: Int
+    /// Share of the offered traffic the backhaul could not carry (0 when it kept up).
+    public var backhaulExcess: Double
+    public var cqi: [Int]
+    public var mcs: [Int]
+}
+
+/// The run's results: per-cell periods in time order, the labelled episodes, and the
+/// per-second state of the captured cells.
 public struct SimulationResult: Sendable {
     public var periods: [CellPeriod]
     public var labels: [Label]
+    public var captureSeconds: [String: [CaptureSecond]] = [:]
 }
 
 public struct Label: Sendable, Equatable {
@@ -67,6 +84,7 @@ public struct Simulator {
         var periods: [CellPeriod] = []
         var current: [CellPeriod] = models.map { period($0, index: 0) }
         let seconds = Int(scenario.durationS)
+        var captured: [String: [CaptureSecond]] = [:]
         let startOfDay = Double((scenario.start / 1_000_000_000) % 86400)
         for t in 0..<seconds {
             let index = Int(Double(t) / rop)
@@ -78,13 +96,19 @@ public struct Simulator {
             }
             let load = diurnal(secondOfDay: (startOfDay + Double(t)).truncatingRemainder(dividingBy: 86400))
             for i in models.indices {
-                step(&models[i], &current[i], second: Double(t), load: load, random: &random)
+                let record = step(&models[i], &current[i], second: Double(t), load: load, random: &random)
+                if let c = scenario.capture, c.sites.contains(models[i].site.name),
+                   Double(t) >= c.start, Double(t) < c.start + c.duration, var r = record {
+                    r.second = t
+                    r.servedBits = Array(r.servedBits.prefix(c.uesPerCell))
+                    captured[models[i].name, default: []].append(r)
+                }
             }
         }
         for i in models.indices { current[i].bufferEndBits = models[i].buffer.reduce(0, +) }
         periods += current
         periods.sort { ($0.start, $0.cell) < ($1.start, $1.cell) }
-        return SimulationResult(periods: periods, labels: labels())
+        return SimulationResult(periods: periods, labels: labels(), captureSeconds: captured)
     }
 
     func period(_ m: CellModel, index: Int) -> CellPeriod {
@@ -117,14 +141,15 @@ public struct Simulator {
         return e
     }
 
-    func step(_ m: inout CellModel, _ p: inout CellPeriod, second t: Double, load: Double, random: inout Random) {
+    @discardableResult
+    func step(_ m: inout CellModel, _ p: inout CellPeriod, second t: Double, load: Double, random: inout Random) -> CaptureSecond? {
         let e = effects(m, at: t)
         p.seconds += 1
         if e.down {
             // The cell is off: no users, no traffic; the period is marked suspect.
             p.suspect = true
             for u in m.buffer.indices { m.buffer[u] = 0 }
-            return
+            return nil
         }
         let n = m.cell.ues
         let nRB = Double(m.cell.nRB)
@@ -151,8 +176,10 @@ public struct Simulator {
             if e.heavyUser && u == 0 { offered[u] = 0.95 * nRB * perPRB[u] }
             offeredTotal += offered[u]
         }
+        var backhaulExcess = 0.0
         if offeredTotal > backhaulBits {
             let scale = backhaulBits / offeredTotal
+            backhaulExcess = 1 - scale
             for u in 0..<n { offered[u] *= scale }
         }
         for u in 0..<n { need[u] = (m.buffer[u] + offered[u]) / max(perPRB[u], 1) }
@@ -166,6 +193,7 @@ public struct Simulator {
             left -= alloc[u]
         }
         var used = 0.0, served = 0.0, active = 0.0, secondBits = 0.0
+        var servedPerUE = [Double](repeating: 0, count: n)
         // Users still backlogged after this second; a proportional-fair scheduler gives a user
         // with a fresh burst about an equal turn with them in time.
         let backlogged = Double((0..<n).filter { need[$0] > 0 && alloc[$0] < need[$0] - 1e-9 }.count)
@@ -177,6 +205,7 @@ public struct Simulator {
             m.buffer[u] = max(0, pending - bits)
             if m.buffer[u] > 160e6 { p.droppedBits += m.buffer[u] - 160e6; m.buffer[u] = 160e6 }
             used += alloc[u]
+            servedPerUE[u] = min(bits, pending)
             served += min(bits, pending)
             secondBits += min(bits, pending)
             active += 1
@@ -210,6 +239,8 @@ public struct Simulator {
         p.niSum += ni
         p.sinrSum += meanSINR - (ni - m.noiseFloorDbm)
         p.ulSamples += 1
+        return CaptureSecond(second: Int(t), servedBits: servedPerUE, prbUtil: used / nRB, backlogged: Int(backlogged),
+                             backhaulExcess: backhaulExcess, cqi: cqis, mcs: mcss)
     }
 
     /// One label per event, in the DESIGN.md schema.

@@ -12,7 +12,9 @@ struct Simulate: ParsableCommand {
             cell_restart and short_dip. The same scenario and seed give byte-identical files.
 
             Writes into --out: pm/ (TS 32.435, one file per site and period), kpi.csv,
-            labels.jsonl (DESIGN.md's label schema) and scenario.json.
+            labels.jsonl (DESIGN.md's label schema) and scenario.json; with a capture: section
+            also capture.pcap (PFCP sessions, GTP-U downloads of sampled users, echoes, srsRAN
+            metrics datagrams) and capture-flows.json.
             """)
 
     @Argument(help: "The scenario file.")
@@ -40,6 +42,6 @@ struct Simulate: ParsableCommand {
         }
         let cells = loaded.sites.reduce(0) { $0 + $1.cells.count }
         print("nocturne simulate \(loaded.name): \(cells) cells, \(Int(loaded.durationS)) s, \(result.periods.count) cell periods, \(result.labels.count) labelled episodes")
-        print("outputs: \(out)/ (pm/, kpi.csv, labels.jsonl, scenario.json)")
+        print("outputs: \(out)/ (pm/, kpi.csv, labels.jsonl, scenario.json\(loaded.capture != nil ? ", capture.pcap, capture-flows.json" : ""))")
     }
 }

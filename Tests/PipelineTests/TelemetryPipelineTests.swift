@@ -152,6 +152,25 @@ struct TelemetryPipelineTests {
         #expect(Set(radio.map { $0["episode"] as! String }) == matched)
     }
 
+    @Test("the simulator's smoke capture: the backhaul drop is one transport finding on its gNB; PFCP ties the tunnels")
+    func simulatedCapture() throws {
+        let dir = TestPaths.fixtures.appendingPathComponent("sim-smoke").path
+        let (outcome, out) = try analyze([dir + "/capture.pcap"])
+        #expect(outcome.summary.totals.malformed == 0)
+        #expect(outcome.summary.sessions == 2 && outcome.summary.tunnelsTied >= 4)
+        let label = try #require(try readJSONLines(dir + "/labels.jsonl").first { $0["class"] as? String == "transport_congestion" })
+        let scope = label["scope"] as! [String: Any]
+        let findings = outcome.summary.findings
+        #expect(findings.count == 1)
+        let f = try #require(findings.first)
+        #expect(f.findingClass == .transportCongestion && f.scope.gnbAddress == scope["gnb_address"] as? String)
+        let start = TelemetryTime.parse(Substring(label["start"] as! String))!.ns
+        #expect(abs(f.start - start) <= 30_000_000_000)
+        // The metrics datagrams in the capture became cell windows of the two captured cells.
+        let cells = Set(try readJSONLines(out + "/cells.jsonl").compactMap { $0["cell"] as? String })
+        #expect(cells == ["gnb-10.20.0.2/pci-1", "gnb-10.20.0.2/pci-2"])
+    }
+
     @Test("a damaged PM file named on the command line is read up to the damage and reported")
     func damagedExplicit() throws {
         let dir = TestPaths.temporaryDirectory()

@@ -43,7 +43,7 @@ struct SimulatorTests {
         other.seed += 1
         try SimulationOutputs.write(Simulator(scenario: other).run(), scenario: other, to: c)
         let fa = try Self.files(a), fb = try Self.files(b), fc = try Self.files(c)
-        #expect(fa.count == 4 * 24 / 2 + 3) // 2 sites × 24 periods + kpi.csv, labels, scenario
+        #expect(fa.count == 4 * 24 / 2 + 5) // 2 sites × 24 periods + kpi.csv, labels, scenario, capture, its log
         #expect(fa == fb)
         #expect(fa["kpi.csv"] != fc["kpi.csv"])
     }
@@ -103,6 +103,51 @@ struct SimulatorTests {
         #expect(spike.first!.bufferEndBits > spike.first!.bufferStartBits)
         // The restart period is suspect.
         #expect(result.periods.contains { $0.cell == "gnb-0002/cell-2" && $0.suspect })
+    }
+
+    @Test("the capture decodes in tshark without malformed packets; TEIDs and per-user bytes are what the simulator logged")
+    func capture() throws {
+        guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            Issue.record("tshark missing: make test installs it")
+            return
+        }
+        let (scenario, result) = Self.smokeRun
+        let dir = Self.temporaryDirectory()
+        try SimulationOutputs.write(result, scenario: scenario, to: dir)
+        func run(_ args: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tshark)
+            p.arguments = args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = Pipe()
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let capture = dir + "/capture.pcap"
+        #expect(try run(["-r", capture, "-Y", "_ws.malformed || _ws.expert.severity >= error"]).isEmpty)
+        // Wire bytes per GTP-U TEID, as tshark reads them.
+        var bytes: [UInt32: Int] = [:], packets: [UInt32: Int] = [:]
+        for line in try run(["-r", capture, "-Y", "gtp.message == 0xff", "-T", "fields", "-e", "gtp.teid", "-e", "frame.len"]).split(separator: "\n") {
+            let f = line.split(separator: "\t")
+            guard f.count == 2, let teid = UInt32(f[0].dropFirst(2), radix: 16), let len = Int(f[1]) else { continue }
+            bytes[teid, default: 0] += len
+            packets[teid, default: 0] += 1
+        }
+        let log = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/capture-flows.json"))) as! [[String: Any]]
+        #expect(log.count == 2)
+        for flow in log {
+            let dl = UInt32(flow["teid_dl"] as! Int), ul = UInt32(flow["teid_ul"] as! Int)
+            #expect(bytes[dl] == flow["dl_bytes"] as? Int && packets[dl] == flow["dl_packets"] as? Int)
+            #expect(bytes[ul] == flow["ul_bytes"] as? Int && packets[ul] == flow["ul_packets"] as? Int)
+        }
+        // The PFCP sessions carry the same TEIDs and UE addresses.
+        let pfcp = try run(["-r", capture, "-Y", "pfcp.msg_type == 50", "-T", "fields", "-e", "pfcp.f_teid.teid", "-e", "pfcp.ue_ip_addr_ipv4"])
+        for flow in log {
+            #expect(pfcp.contains(String(format: "0x%08x", flow["teid_ul"] as! Int)) && pfcp.contains(flow["ue_ip"] as! String))
+        }
     }
 
     @Test("bad scenarios: unknown keys, impossible parameters and events outside the run name key and line",
