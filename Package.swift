@@ -30,7 +30,7 @@ let package = Package(
         // RAN telemetry readers: PM XML, srsRAN metrics JSON, OAI MAC statistics, KPI tables.
         .target(name: "Telemetry", dependencies: ["CZlib", .product(name: "Yams", package: "Yams")]),
         // The scenario simulator: labelled cells, counters and telemetry in the real formats.
-        .target(name: "Simulate", dependencies: ["Telemetry", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Simulate", dependencies: ["Telemetry", "Windows", .product(name: "Yams", package: "Yams")]),
         // Reads capture files and live interfaces; hands each record over in place.
         .target(name: "Capture", dependencies: ["CPcap", "Decode"], swiftSettings: hotPath),
         // Zero-copy protocol decoders and the PFCP session table. No dependencies.

@@ -108,7 +108,7 @@ public struct Simulator {
         for i in models.indices { current[i].bufferEndBits = models[i].buffer.reduce(0, +) }
         periods += current
         periods.sort { ($0.start, $0.cell) < ($1.start, $1.cell) }
-        return SimulationResult(periods: periods, labels: labels(), captureSeconds: captured)
+        return SimulationResult(periods: periods, labels: labels(periods), captureSeconds: captured)
     }
 
     func period(_ m: CellModel, index: Int) -> CellPeriod {
@@ -243,17 +243,23 @@ public struct Simulator {
                              backhaulExcess: backhaulExcess, cqi: cqis, mcs: mcss)
     }
 
-    /// One label per event, in the DESIGN.md schema.
-    func labels() -> [Label] {
+    /// One label per event, in the DESIGN.md schema. Labels say what happened, not only what
+    /// was injected: extra demand that the cell carried without running out of PRBs (no period
+    /// of the event at 90 % or more) is labelled benign, `<cause>_absorbed`.
+    func labels(_ periods: [CellPeriod]) -> [Label] {
         scenario.events.enumerated().map { i, ev in
             let site = scenario.sites.first { ev.target == $0.name || ev.target.hasPrefix($0.name + "/") }!
             let isCell = ev.target != site.name
-            let start = scenario.start + Int64(ev.start * 1e9)
-            return Label(episode: String(format: "e-%03d", i + 1), findingClass: ev.kind.findingClass ?? "benign",
-                         direction: ev.kind.direction, cell: isCell ? ev.target : nil, gnb: site.name,
+            let start = scenario.start + Int64(ev.start * 1e9), end = start + Int64(ev.duration * 1e9)
+            var findingClass = ev.kind.findingClass, cause = ev.kind.rawValue
+            if findingClass == "prb_saturation" {
+                let during = periods.filter { $0.cell == ev.target && $0.start < end && $0.end > start }
+                if !during.contains(where: { $0.prbUtilDlPct >= 90 }) { findingClass = nil; cause += "_absorbed" }
+            }
+            return Label(episode: String(format: "e-%03d", i + 1), findingClass: findingClass ?? "benign",
+                         direction: findingClass == nil ? nil : ev.kind.direction, cell: isCell ? ev.target : nil, gnb: site.name,
                          gnbAddress: ev.kind == .backhaulDrop ? site.address : nil,
-                         start: start, end: start + Int64(ev.duration * 1e9), cause: ev.kind.rawValue,
-                         severity: ev.kind.findingClass == nil ? "none" : ev.severity)
+                         start: start, end: end, cause: cause, severity: findingClass == nil ? "none" : ev.severity)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Simulate
+import Telemetry
 
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +27,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Seed instead of the scenario's.")
     var seed: UInt64?
 
+    @Option(help: "Compare the simulated KPI distributions with the real data in this folder (writes comparison.md).")
+    var compareWith: String?
+
     func run() throws {
         var loaded: Scenario
         do { loaded = try Scenario.load(path: scenario) } catch {
@@ -39,6 +43,13 @@ struct Simulate: ParsableCommand {
         } catch {
             printError("nocturne: \(out): cannot write the outputs (\(error.localizedDescription))")
             throw ExitCode(1)
+        }
+        if let real = compareWith {
+            let mappings = (try? KpiTableMapping.loadAll(in: "pipelines/mappings")) ?? []
+            let report = Comparison.markdown(Comparison.rows(result: result, scenario: loaded, real: real, mappings: mappings),
+                                             scenario: loaded, real: real)
+            _ = FileManager.default.createFile(atPath: out + "/comparison.md", contents: Data(report.utf8))
+            print(report)
         }
         let cells = loaded.sites.reduce(0) { $0 + $1.cells.count }
         print("nocturne simulate \(loaded.name): \(cells) cells, \(Int(loaded.durationS)) s, \(result.periods.count) cell periods, \(result.labels.count) labelled episodes")

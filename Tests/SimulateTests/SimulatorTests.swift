@@ -150,6 +150,32 @@ struct SimulatorTests {
         }
     }
 
+    @Test("a demand spike the cell absorbs is labelled benign, not prb_saturation")
+    func absorbedSpike() throws {
+        let text = """
+        duration: 3h
+        start: 2026-11-29T02:00:00Z
+        sites:
+          - {name: g, cells: [{id: 1, ues: 10, busy_hour_load: 0.1}]}
+        events:
+          - {type: demand_spike, target: g/cell-1, start: 1h, duration: 1h, magnitude: 1.5}
+        """
+        let scenario = try Scenario.parse(text, path: "s.yaml")
+        let labels = Simulator(scenario: scenario).run().labels
+        #expect(labels.map(\.findingClass) == ["benign"] && labels.map(\.cause) == ["demand_spike_absorbed"])
+    }
+
+    @Test("the comparison with real data reads each KPI from the data set that has it")
+    func comparison() throws {
+        let (scenario, result) = Self.smokeRun
+        let rows = Comparison.rows(result: result, scenario: scenario, real: Self.repository.appendingPathComponent("fixtures/telemetry").path,
+                                   mappings: [])
+        #expect(rows.count == 6)
+        #expect(rows.first { $0.kpi == "mcs_dl_mean" }!.real.count > 10) // the two OAI logs in fixtures/
+        #expect(rows.allSatisfy { !$0.simulated.isEmpty })
+        #expect(Comparison.markdown(rows, scenario: scenario, real: "fixtures/telemetry").contains("| `bler_dl_pct` | OAI gNB logs"))
+    }
+
     @Test("bad scenarios: unknown keys, impossible parameters and events outside the run name key and line",
           arguments: [
             ("name: x\nsites:\n  - name: g\n    cells:\n      - {id: 1, bandwidth_mhz: 60, scs_khz: 15}\n", 5, "sites[0].cells[0].bandwidth_mhz"),
