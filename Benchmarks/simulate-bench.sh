@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Simulator speed: a day (96 PM periods at 15 min) of 30 cells — PM files, kpi.csv, labels —
+# Simulator speed: a day (96 PM periods at 15 min) of 30 cells — PM files, kpi.csv, labels and
+# one srsRAN metrics datagram per cell and second (telemetry.pcap) —
 # in release mode; the target is under a minute. Median CPU time of interleaved repetitions.
 #
 #   Benchmarks/simulate-bench.sh          REPS=3 CELLS=30
@@ -19,6 +20,7 @@ SCENARIO="$WORK/day-$CELLS.yaml"
         printf '  - name: gnb-%04d\n    address: 10.30.%d.%d\n    cells:\n' $((s + 1)) $((s / 250)) $((s % 250 + 1))
         for c in 1 2 3; do echo "      - {id: $c, bandwidth_mhz: 100, scs_khz: 30, duplex: tdd, ues: 24, busy_hour_load: 0.5}"; done
     done
+    echo "telemetry: {datagrams: true, ues_per_report: 2}"
     echo "events:"
     echo "  - {type: demand_spike, target: gnb-0001/cell-1, start: 19h, duration: 1h, magnitude: 3}"
     echo "  - {type: interferer, target: gnb-0002/cell-2, start: 3h, duration: 1h, magnitude: 12}"
@@ -31,4 +33,4 @@ for ((i = 0; i < REPS; i++)); do
 done
 median=$(sort -n "$WORK/times.txt" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 files=$(ls "$WORK/out/pm" | wc -l)
-echo "simulate: $CELLS cells × 1 day (96 periods, $files PM files, kpi.csv, labels): ${median} s CPU (median of $REPS); target < 60 s"
+echo "simulate: $CELLS cells × 1 day (96 periods, $files PM files, kpi.csv, labels, $(stat -c %s "$WORK/out/telemetry.pcap") bytes of datagrams): ${median} s CPU (median of $REPS); target < 60 s"

@@ -26,24 +26,18 @@ struct CaptureWriter {
         }
     }
 
-    struct Packet {
-        var time: Int64 // µs since the epoch
-        var bytes: [UInt8]
-        var wire: Int
-    }
-
     static let mss = 1368
 
     func write(to path: String, log logPath: String) throws {
         var random = Random(seed: scenario.seed ^ 0xCA97)
-        var packets: [Packet] = []
+        var packets: [Packets.Frame] = []
         var flows: [Flow] = []
         let t0 = (scenario.start + Int64(capture.start * 1e9)) / 1000
-        let upf = ipv4(capture.upfAddress)
-        let smf = ipv4("10.20.254.1"), n4 = ipv4("10.20.254.2"), collector = ipv4("10.20.253.1")
+        let upf = Packets.ipv4(capture.upfAddress)
+        let smf = Packets.ipv4("10.20.254.1"), n4 = Packets.ipv4("10.20.254.2"), collector = Packets.ipv4("10.20.253.1")
         var seq: UInt32 = 1
         for site in scenario.sites where capture.sites.contains(site.name) {
-            let gnb = ipv4(site.address)
+            let gnb = Packets.ipv4(site.address)
             for (ci, cell) in site.cells.enumerated() {
                 let name = "\(site.name)/cell-\(cell.id)"
                 guard let seconds = result.captureSeconds[name] else { continue }
@@ -55,10 +49,10 @@ struct CaptureWriter {
                     // N4: the session before the user plane.
                     let cp = UInt64(0x1000 + index), up = UInt64(0x2000 + index)
                     let start = t0 + Int64(index) * 1000
-                    packets.append(udpPacket(start, smf, n4, 8805, 8805, pfcpEstablishmentRequest(seq: seq, cp: cp, smf: smf, ue: ue, upf: upf, teid: flow.teidUL)))
-                    packets.append(udpPacket(start + 300, n4, smf, 8805, 8805, pfcpEstablishmentResponse(seq: seq, cp: cp, up: up, n4: n4, upf: upf, teid: flow.teidUL)))
-                    packets.append(udpPacket(start + 500, smf, n4, 8805, 8805, pfcpModificationRequest(seq: seq + 1, up: up, gnb: gnb, teid: flow.teidDL)))
-                    packets.append(udpPacket(start + 800, n4, smf, 8805, 8805, pfcpModificationResponse(seq: seq + 1, cp: cp)))
+                    packets.append(Packets.udpPacket(start, smf, n4, 8805, 8805, pfcpEstablishmentRequest(seq: seq, cp: cp, smf: smf, ue: ue, upf: upf, teid: flow.teidUL)))
+                    packets.append(Packets.udpPacket(start + 300, n4, smf, 8805, 8805, pfcpEstablishmentResponse(seq: seq, cp: cp, up: up, n4: n4, upf: upf, teid: flow.teidUL)))
+                    packets.append(Packets.udpPacket(start + 500, smf, n4, 8805, 8805, pfcpModificationRequest(seq: seq + 1, up: up, gnb: gnb, teid: flow.teidDL)))
+                    packets.append(Packets.udpPacket(start + 800, n4, smf, 8805, 8805, pfcpModificationResponse(seq: seq + 1, cp: cp)))
                     seq += 2
                     tcpDownload(&flow, &packets, seconds: seconds, user: u, t0: t0 + 2000, gnb: gnb, upf: upf, ue: ue,
                                 server: [93, 184, 216, UInt8(34 + index % 200)], random: &random)
@@ -67,7 +61,7 @@ struct CaptureWriter {
                 // One metrics report per cell and second, from the gNB.
                 for s in seconds {
                     let t = (scenario.start + Int64(Double(s.second + 1) * 1e9)) / 1000 + Int64(ci) * 10
-                    packets.append(udpPacket(t, gnb, collector, 50_000, 55555, Array(metricsReport(s, cell: cell, epoch: t).utf8)))
+                    packets.append(Packets.udpPacket(t, gnb, collector, 50_000, 55555, Array(Packets.metricsReport(s, cell: cell, epoch: t).utf8)))
                 }
             }
             // GTP-U echo every 10 s: RTT is twice the backhaul's one-way delay.
@@ -75,8 +69,8 @@ struct CaptureWriter {
             var echo: UInt16 = 1
             while t < t0 + Int64(capture.duration * 1e6) {
                 let delay = Int64(backhaulDelayMs(site: site, at: Double(t - t0) / 1e6 + capture.start, random: &random) * 1000)
-                packets.append(udpPacket(t, gnb, upf, 2152, 2152, [0x32, 1, 0, 4, 0, 0, 0, 0, UInt8(echo >> 8), UInt8(echo & 0xff), 0, 0]))
-                packets.append(udpPacket(t + 2 * delay, upf, gnb, 2152, 2152, [0x32, 2, 0, 6, 0, 0, 0, 0, UInt8(echo >> 8), UInt8(echo & 0xff), 0, 0, 14, 0]))
+                packets.append(Packets.udpPacket(t, gnb, upf, 2152, 2152, [0x32, 1, 0, 4, 0, 0, 0, 0, UInt8(echo >> 8), UInt8(echo & 0xff), 0, 0]))
+                packets.append(Packets.udpPacket(t + 2 * delay, upf, gnb, 2152, 2152, [0x32, 2, 0, 6, 0, 0, 0, 0, UInt8(echo >> 8), UInt8(echo & 0xff), 0, 0, 14, 0]))
                 echo &+= 1
                 t += 10_000_000
             }
@@ -86,8 +80,8 @@ struct CaptureWriter {
         out.reserveCapacity(packets.count * 140)
         for p in packets {
             let kept = p.bytes.count > 200 && p.bytes[23] == 17 && p.bytes[36] == 0x08 && p.bytes[37] == 0x68 ? min(capture.snaplen, p.bytes.count) : p.bytes.count
-            append32(&out, UInt32(p.time / 1_000_000)); append32(&out, UInt32(p.time % 1_000_000))
-            append32(&out, UInt32(kept)); append32(&out, UInt32(p.wire))
+            Packets.append32(&out, UInt32(p.time / 1_000_000)); Packets.append32(&out, UInt32(p.time % 1_000_000))
+            Packets.append32(&out, UInt32(kept)); Packets.append32(&out, UInt32(p.wire))
             out += p.bytes[..<kept]
         }
         guard FileManager.default.createFile(atPath: path, contents: Data(out)) else {
@@ -108,7 +102,7 @@ struct CaptureWriter {
 
     /// A Reno-style download paced by what the cell gave the user each second: slow start,
     /// congestion avoidance, halving on loss. RTT = RAN (8 ms) + 2 × backhaul + gNB queueing.
-    func tcpDownload(_ flow: inout Flow, _ packets: inout [Packet], seconds: [CaptureSecond], user u: Int, t0: Int64,
+    func tcpDownload(_ flow: inout Flow, _ packets: inout [Packets.Frame], seconds: [CaptureSecond], user u: Int, t0: Int64,
                      gnb: [UInt8], upf: [UInt8], ue: [UInt8], server: [UInt8], random: inout Random) {
         let site = scenario.sites.first { $0.address == flow.gnbAddress }!
         var cwnd = 10.0, ssthresh = 64.0
@@ -139,8 +133,8 @@ struct CaptureWriter {
                 let segSeq = isRetransmission ? retransmit.removeFirst() : nextSeq
                 if !isRetransmission { nextSeq &+= UInt32(Self.mss) } else { flow.retransmissions += 1 }
                 let tsval = UInt32(truncatingIfNeeded: sendAt / 1000)
-                let data = gpdu(sendAt, src: upf, dst: gnb, teid: flow.teidDL, uplink: false,
-                                inner: tcp(server, ue, 443, clientPort, seq: segSeq, ack: ueSeq, flags: 0x18, tsval: tsval, tsecr: tsval &- 5, payload: Self.mss))
+                let data = Packets.gpdu(sendAt, src: upf, dst: gnb, teid: flow.teidDL, uplink: false,
+                                inner: Packets.tcp(server, ue, 443, clientPort, seq: segSeq, ack: ueSeq, flags: 0x18, tsval: tsval, tsecr: tsval &- 5, payload: Self.mss))
                 packets.append(data)
                 flow.dlPackets += 1
                 flow.dlBytes += data.wire
@@ -154,8 +148,8 @@ struct CaptureWriter {
                     let ackAt = sendAt + Int64(rtt * 1e6)
                     // Cumulative: up to the first segment still missing.
                     let acked = retransmit.min() ?? (isRetransmission ? nextSeq : segSeq &+ UInt32(Self.mss))
-                    let a = gpdu(ackAt, src: gnb, dst: upf, teid: flow.teidUL, uplink: true,
-                                 inner: tcp(ue, server, clientPort, 443, seq: ueSeq, ack: acked, flags: 0x10,
+                    let a = Packets.gpdu(ackAt, src: gnb, dst: upf, teid: flow.teidUL, uplink: true,
+                                 inner: Packets.tcp(ue, server, clientPort, 443, seq: ueSeq, ack: acked, flags: 0x10,
                                             tsval: UInt32(truncatingIfNeeded: ackAt / 1000), tsecr: tsval, payload: 0))
                     packets.append(a)
                     flow.ulPackets += 1
@@ -168,16 +162,62 @@ struct CaptureWriter {
         }
     }
 
-    // MARK: - Packets
+    // MARK: - PFCP (TS 29.244)
 
-    func ipv4(_ text: String) -> [UInt8] { text.split(separator: ".").map { UInt8($0) ?? 0 } }
+    func ie(_ type: Int, _ content: [UInt8]) -> [UInt8] { Packets.be16(type) + Packets.be16(content.count) + content }
 
-    func append32(_ out: inout [UInt8], _ v: UInt32) { out += [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)] }
+    func pfcp(type: UInt8, seid: UInt64, seq: UInt32, _ body: [UInt8]) -> [UInt8] {
+        let seidBytes = (0..<8).map { UInt8((seid >> UInt64(56 - 8 * $0)) & 0xff) }
+        let rest = seidBytes + [UInt8((seq >> 16) & 0xff), UInt8((seq >> 8) & 0xff), UInt8(seq & 0xff), 0] + body
+        return [0x21, type] + Packets.be16(rest.count) + rest
+    }
 
-    func be16(_ v: Int) -> [UInt8] { [UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
-    func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
+    func fseid(_ seid: UInt64, _ ip: [UInt8]) -> [UInt8] {
+        ie(57, [0x02] + (0..<8).map { UInt8((seid >> UInt64(56 - 8 * $0)) & 0xff) } + ip)
+    }
 
-    func ipHeader(_ src: [UInt8], _ dst: [UInt8], proto: UInt8, length: Int) -> [UInt8] {
+    func pfcpEstablishmentRequest(seq: UInt32, cp: UInt64, smf: [UInt8], ue: [UInt8], upf: [UInt8], teid: UInt32) -> [UInt8] {
+        let pdi = ie(20, [0]) + ie(21, [0x01] + Packets.be32(teid) + upf) + ie(93, [0x02] + ue)
+        let pdr = ie(1, ie(56, Packets.be16(1)) + ie(29, Packets.be32(100)) + ie(2, pdi) + ie(108, Packets.be32(1)))
+        let far = ie(3, ie(108, Packets.be32(1)) + ie(44, [0x02]))
+        return pfcp(type: 50, seid: 0, seq: seq, ie(60, [0] + smf) + fseid(cp, smf) + pdr + far)
+    }
+
+    func pfcpEstablishmentResponse(seq: UInt32, cp: UInt64, up: UInt64, n4: [UInt8], upf: [UInt8], teid: UInt32) -> [UInt8] {
+        let created = ie(8, ie(56, Packets.be16(1)) + ie(21, [0x01] + Packets.be32(teid) + upf))
+        return pfcp(type: 51, seid: cp, seq: seq, ie(60, [0] + n4) + ie(19, [1]) + fseid(up, n4) + created)
+    }
+
+    func pfcpModificationRequest(seq: UInt32, up: UInt64, gnb: [UInt8], teid: UInt32) -> [UInt8] {
+        let ohc = ie(84, [0x01, 0x00] + Packets.be32(teid) + gnb)
+        let update = ie(10, ie(108, Packets.be32(1)) + ie(11, ie(42, [0]) + ohc))
+        return pfcp(type: 52, seid: up, seq: seq, update)
+    }
+
+    func pfcpModificationResponse(seq: UInt32, cp: UInt64) -> [UInt8] {
+        pfcp(type: 53, seid: cp, seq: seq, ie(19, [1]))
+    }
+
+}
+
+/// Packet building shared by the capture and the telemetry stream: Ethernet, IPv4 (with its
+/// checksum), UDP, TCP with timestamps, GTP-U with a PDU Session Container.
+enum Packets {
+    struct Frame {
+        var time: Int64 // µs since the epoch
+        var bytes: [UInt8]
+        var wire: Int
+    }
+
+
+    static func ipv4(_ text: String) -> [UInt8] { text.split(separator: ".").map { UInt8($0) ?? 0 } }
+
+    static func append32(_ out: inout [UInt8], _ v: UInt32) { out += [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)] }
+
+    static func be16(_ v: Int) -> [UInt8] { [UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
+    static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
+
+    static func ipHeader(_ src: [UInt8], _ dst: [UInt8], proto: UInt8, length: Int) -> [UInt8] {
         var h: [UInt8] = [0x45, 0] + be16(length) + [0, 0, 0x40, 0, 64, proto, 0, 0] + src + dst
         var sum: UInt32 = 0
         for k in stride(from: 0, to: 20, by: 2) { sum += UInt32(h[k]) << 8 | UInt32(h[k + 1]) }
@@ -188,15 +228,15 @@ struct CaptureWriter {
     }
 
     /// Ethernet + IPv4 + UDP (checksum 0, allowed for IPv4) around a payload.
-    func udpPacket(_ time: Int64, _ src: [UInt8], _ dst: [UInt8], _ sport: UInt16, _ dport: UInt16, _ payload: [UInt8]) -> Packet {
+    static func udpPacket(_ time: Int64, _ src: [UInt8], _ dst: [UInt8], _ sport: UInt16, _ dport: UInt16, _ payload: [UInt8]) -> Frame {
         let udp = be16(Int(sport)) + be16(Int(dport)) + be16(8 + payload.count) + [0, 0] + payload
         let bytes: [UInt8] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00] + ipHeader(src, dst, proto: 17, length: 20 + udp.count) + udp
-        return Packet(time: time, bytes: bytes, wire: bytes.count)
+        return Frame(time: time, bytes: bytes, wire: bytes.count)
     }
 
     /// A TCP segment in an inner IPv4 packet; the payload is zeros (its length counts, its
     /// bytes are cut by the snap length anyway); the checksum covers the zero payload.
-    func tcp(_ src: [UInt8], _ dst: [UInt8], _ sport: UInt16, _ dport: UInt16, seq: UInt32, ack: UInt32, flags: UInt8,
+    static func tcp(_ src: [UInt8], _ dst: [UInt8], _ sport: UInt16, _ dport: UInt16, seq: UInt32, ack: UInt32, flags: UInt8,
              tsval: UInt32, tsecr: UInt32, payload: Int) -> [UInt8] {
         var t: [UInt8] = be16(Int(sport)) + be16(Int(dport)) + be32(seq) + be32(ack) + [0x80, flags] + be16(65535) + [0, 0, 0, 0]
         t += [1, 1, 8, 10] + be32(tsval) + be32(tsecr)
@@ -212,52 +252,15 @@ struct CaptureWriter {
     }
 
     /// A G-PDU with a PDU Session Container (DL type 0 / UL type 1, QFI 9).
-    func gpdu(_ time: Int64, src: [UInt8], dst: [UInt8], teid: UInt32, uplink: Bool, inner: [UInt8]) -> Packet {
+    static func gpdu(_ time: Int64, src: [UInt8], dst: [UInt8], teid: UInt32, uplink: Bool, inner: [UInt8]) -> Frame {
         let gtp: [UInt8] = [0x34, 0xff] + be16(8 + inner.count) + be32(teid) + [0, 0, 0, 0x85, 1, uplink ? 0x10 : 0x00, 9, 0] + inner
         return udpPacket(time, src, dst, 2152, 2152, gtp)
     }
 
-    // MARK: - PFCP (TS 29.244)
-
-    func ie(_ type: Int, _ content: [UInt8]) -> [UInt8] { be16(type) + be16(content.count) + content }
-
-    func pfcp(type: UInt8, seid: UInt64, seq: UInt32, _ body: [UInt8]) -> [UInt8] {
-        let seidBytes = (0..<8).map { UInt8((seid >> UInt64(56 - 8 * $0)) & 0xff) }
-        let rest = seidBytes + [UInt8((seq >> 16) & 0xff), UInt8((seq >> 8) & 0xff), UInt8(seq & 0xff), 0] + body
-        return [0x21, type] + be16(rest.count) + rest
-    }
-
-    func fseid(_ seid: UInt64, _ ip: [UInt8]) -> [UInt8] {
-        ie(57, [0x02] + (0..<8).map { UInt8((seid >> UInt64(56 - 8 * $0)) & 0xff) } + ip)
-    }
-
-    func pfcpEstablishmentRequest(seq: UInt32, cp: UInt64, smf: [UInt8], ue: [UInt8], upf: [UInt8], teid: UInt32) -> [UInt8] {
-        let pdi = ie(20, [0]) + ie(21, [0x01] + be32(teid) + upf) + ie(93, [0x02] + ue)
-        let pdr = ie(1, ie(56, be16(1)) + ie(29, be32(100)) + ie(2, pdi) + ie(108, be32(1)))
-        let far = ie(3, ie(108, be32(1)) + ie(44, [0x02]))
-        return pfcp(type: 50, seid: 0, seq: seq, ie(60, [0] + smf) + fseid(cp, smf) + pdr + far)
-    }
-
-    func pfcpEstablishmentResponse(seq: UInt32, cp: UInt64, up: UInt64, n4: [UInt8], upf: [UInt8], teid: UInt32) -> [UInt8] {
-        let created = ie(8, ie(56, be16(1)) + ie(21, [0x01] + be32(teid) + upf))
-        return pfcp(type: 51, seid: cp, seq: seq, ie(60, [0] + n4) + ie(19, [1]) + fseid(up, n4) + created)
-    }
-
-    func pfcpModificationRequest(seq: UInt32, up: UInt64, gnb: [UInt8], teid: UInt32) -> [UInt8] {
-        let ohc = ie(84, [0x01, 0x00] + be32(teid) + gnb)
-        let update = ie(10, ie(108, be32(1)) + ie(11, ie(42, [0]) + ohc))
-        return pfcp(type: 52, seid: up, seq: seq, update)
-    }
-
-    func pfcpModificationResponse(seq: UInt32, cp: UInt64) -> [UInt8] {
-        pfcp(type: 53, seid: cp, seq: seq, ie(19, [1]))
-    }
-
-    // MARK: - Metrics
 
     /// srsRAN 25.04-style report (telemetry-formats.md §2): the cell's PRB use per TDD slot and
     /// the sampled users.
-    func metricsReport(_ s: CaptureSecond, cell: Scenario.Cell, epoch: Int64) -> String {
+    static func metricsReport(_ s: CaptureSecond, cell: Scenario.Cell, epoch: Int64) -> String {
         let prbs = Int((s.prbUtil * Double(cell.nRB)).rounded())
         let slots = (0..<10).map { $0 < 7 ? String(prbs) : "0" }.joined(separator: ",")
         let ues = s.servedBits.indices.map { u in

@@ -3,6 +3,37 @@ import Foundation
 import Glibc
 #endif
 
+/// A pcap written as it grows: the telemetry datagrams of a long run.
+final class TelemetryStream {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        handle = h
+        buffer = [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]
+    }
+
+    func add(_ f: Packets.Frame) throws {
+        Packets.append32(&buffer, UInt32(f.time / 1_000_000)); Packets.append32(&buffer, UInt32(f.time % 1_000_000))
+        Packets.append32(&buffer, UInt32(f.bytes.count)); Packets.append32(&buffer, UInt32(f.wire))
+        buffer += f.bytes
+        if buffer.count > 1 << 20 { try flush() }
+    }
+
+    func flush() throws {
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() throws {
+        try flush()
+        try handle.close()
+    }
+}
+
 /// Writes a simulation's files: `pm/` (TS 32.435), `kpi.csv`, `labels.jsonl`, `scenario.json`,
 /// and with a `capture:` section `capture.pcap` and `capture-flows.json` (what it holds per user).
 public enum SimulationOutputs {

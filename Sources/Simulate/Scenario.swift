@@ -86,6 +86,9 @@ public struct Scenario: Sendable, Equatable {
     public var sites: [Site]
     public var events: [Event]
     public var capture: Capture?
+    /// Users per srsRAN metrics report in `telemetry.pcap` (one report per cell and second for
+    /// the whole run); nil writes no telemetry stream.
+    public var telemetryUEsPerReport: Int?
 }
 
 /// A scenario that cannot be used, with the line and key to fix.
@@ -118,7 +121,7 @@ extension Scenario {
             throw ScenarioError(file: path, line: nil, key: "", message: "invalid YAML: \(error)")
         }
         let r = Reader(path: path)
-        let top = try r.mapping(root, "", keys: ["name", "seed", "start", "duration", "pm_granularity", "sites", "events", "capture"])
+        let top = try r.mapping(root, "", keys: ["name", "seed", "start", "duration", "pm_granularity", "sites", "events", "capture", "telemetry"])
         let name = try r.string(top["name"], "name") ?? "scenario"
         let seed = UInt64(try r.number(top["seed"], "seed", in: 0...Double(UInt32.max)) ?? 1)
         guard let startText = try r.string(top["start"], "start") ?? Optional("2026-11-29T00:00:00Z"),
@@ -208,8 +211,15 @@ extension Scenario {
                               upfAddress: try r.string(m["upf_address"], "capture.upf_address") ?? "10.20.255.1",
                               snaplen: Int(try r.number(m["snaplen"], "capture.snaplen", in: 112...65535) ?? 112))
         }
+        var telemetryUEs: Int?
+        if let t = top["telemetry"] {
+            let m = try r.mapping(t, "telemetry", keys: ["datagrams", "ues_per_report"])
+            if m["datagrams"]?.bool != false {
+                telemetryUEs = Int(try r.number(m["ues_per_report"], "telemetry.ues_per_report", in: 0...64) ?? 2)
+            }
+        }
         return Scenario(name: name, seed: seed, start: start.ns, durationS: duration, granularityS: granularity, sites: sites,
-                        events: events, capture: capture)
+                        events: events, capture: capture, telemetryUEsPerReport: telemetryUEs)
     }
 
     /// Typed access to YAML nodes with the line of each complaint.

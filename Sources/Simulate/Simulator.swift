@@ -76,7 +76,10 @@ public struct Simulator {
 
     public init(scenario: Scenario) { self.scenario = scenario }
 
-    public func run() -> SimulationResult {
+    /// Runs the scenario; with `telemetryTo`, streams one srsRAN metrics datagram per cell and
+    /// second into that pcap as it goes (a day of many cells does not fit in memory).
+    public func run(telemetryTo telemetryPath: String? = nil) throws -> SimulationResult {
+        let stream = try telemetryPath.map { try TelemetryStream(path: $0) }
         var random = Random(seed: scenario.seed)
         var models: [CellModel] = []
         for site in scenario.sites { for cell in site.cells { models.append(CellModel(site: site, cell: cell, random: &random)) } }
@@ -97,6 +100,13 @@ public struct Simulator {
             let load = diurnal(secondOfDay: (startOfDay + Double(t)).truncatingRemainder(dividingBy: 86400))
             for i in models.indices {
                 let record = step(&models[i], &current[i], second: Double(t), load: load, random: &random)
+                if let stream, let r = record, let k = scenario.telemetryUEsPerReport {
+                    var report = r
+                    report.servedBits = Array(r.servedBits.prefix(k))
+                    let time = (scenario.start + Int64(t + 1) * 1_000_000_000) / 1000 + Int64(i) * 10
+                    try stream.add(Packets.udpPacket(time, Packets.ipv4(models[i].site.address), [10, 20, 253, 1], 50_000, 55555,
+                                                     Array(Packets.metricsReport(report, cell: models[i].cell, epoch: time).utf8)))
+                }
                 if let c = scenario.capture, c.sites.contains(models[i].site.name),
                    Double(t) >= c.start, Double(t) < c.start + c.duration, var r = record {
                     r.second = t
@@ -106,6 +116,7 @@ public struct Simulator {
             }
         }
         for i in models.indices { current[i].bufferEndBits = models[i].buffer.reduce(0, +) }
+        try stream?.close()
         periods += current
         periods.sort { ($0.start, $0.cell) < ($1.start, $1.cell) }
         return SimulationResult(periods: periods, labels: labels(periods), captureSeconds: captured)

@@ -37,8 +37,10 @@ struct Simulate: ParsableCommand {
             throw ExitCode(2)
         }
         if let seed { loaded.seed = seed }
-        let result = Simulator(scenario: loaded).run()
+        let result: SimulationResult
         do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            result = try Simulator(scenario: loaded).run(telemetryTo: loaded.telemetryUEsPerReport != nil ? out + "/telemetry.pcap" : nil)
             try SimulationOutputs.write(result, scenario: loaded, to: out)
         } catch {
             printError("nocturne: \(out): cannot write the outputs (\(error.localizedDescription))")
@@ -53,6 +55,6 @@ struct Simulate: ParsableCommand {
         }
         let cells = loaded.sites.reduce(0) { $0 + $1.cells.count }
         print("nocturne simulate \(loaded.name): \(cells) cells, \(Int(loaded.durationS)) s, \(result.periods.count) cell periods, \(result.labels.count) labelled episodes")
-        print("outputs: \(out)/ (pm/, kpi.csv, labels.jsonl, scenario.json\(loaded.capture != nil ? ", capture.pcap, capture-flows.json" : ""))")
+        print("outputs: \(out)/ (pm/, kpi.csv, labels.jsonl, scenario.json\(loaded.capture != nil ? ", capture.pcap, capture-flows.json" : "")\(loaded.telemetryUEsPerReport != nil ? ", telemetry.pcap" : ""))")
     }
 }

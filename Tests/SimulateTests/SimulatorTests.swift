@@ -1,5 +1,5 @@
 import Foundation
-import Simulate
+@testable import Simulate
 import Telemetry
 import Testing
 
@@ -13,7 +13,7 @@ struct SimulatorTests {
     /// One run of the smoke scenario shared by the checks that only read it.
     static let smokeRun: (Scenario, SimulationResult) = {
         let scenario = try! Scenario.load(path: smoke)
-        return (scenario, Simulator(scenario: scenario).run())
+        return (scenario, try! Simulator(scenario: scenario).run())
     }()
 
     static func temporaryDirectory() -> String {
@@ -38,10 +38,10 @@ struct SimulatorTests {
         let (scenario, first) = Self.smokeRun
         let a = Self.temporaryDirectory(), b = Self.temporaryDirectory(), c = Self.temporaryDirectory()
         try SimulationOutputs.write(first, scenario: scenario, to: a)
-        try SimulationOutputs.write(Simulator(scenario: scenario).run(), scenario: scenario, to: b)
+        try SimulationOutputs.write(try Simulator(scenario: scenario).run(), scenario: scenario, to: b)
         var other = scenario
         other.seed += 1
-        try SimulationOutputs.write(Simulator(scenario: other).run(), scenario: other, to: c)
+        try SimulationOutputs.write(try Simulator(scenario: other).run(), scenario: other, to: c)
         let fa = try Self.files(a), fb = try Self.files(b), fc = try Self.files(c)
         #expect(fa.count == 4 * 24 / 2 + 5) // 2 sites × 24 periods + kpi.csv, labels, scenario, capture, its log
         #expect(fa == fb)
@@ -161,7 +161,7 @@ struct SimulatorTests {
           - {type: demand_spike, target: g/cell-1, start: 1h, duration: 1h, magnitude: 1.5}
         """
         let scenario = try Scenario.parse(text, path: "s.yaml")
-        let labels = Simulator(scenario: scenario).run().labels
+        let labels = try Simulator(scenario: scenario).run().labels
         #expect(labels.map(\.findingClass) == ["benign"] && labels.map(\.cause) == ["demand_spike_absorbed"])
     }
 
@@ -174,6 +174,42 @@ struct SimulatorTests {
         #expect(rows.first { $0.kpi == "mcs_dl_mean" }!.real.count > 10) // the two OAI logs in fixtures/
         #expect(rows.allSatisfy { !$0.simulated.isEmpty })
         #expect(Comparison.markdown(rows, scenario: scenario, real: "fixtures/telemetry").contains("| `bler_dl_pct` | OAI gNB logs"))
+    }
+
+    @Test("telemetry.pcap: one srsRAN metrics datagram per cell and second, well-formed JSON on UDP 55555")
+    func telemetryStream() throws {
+        let text = """
+        duration: 10m
+        start: 2026-11-29T18:00:00Z
+        sites:
+          - {name: g1, address: 10.20.0.1, cells: [{id: 1, ues: 6}, {id: 2, ues: 4}]}
+        telemetry: {datagrams: true, ues_per_report: 3}
+        """
+        let scenario = try Scenario.parse(text, path: "s.yaml")
+        let dir = Self.temporaryDirectory()
+        let result = try Simulator(scenario: scenario).run(telemetryTo: dir + "/telemetry.pcap")
+        #expect(result.periods.count == 2)
+        guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            Issue.record("tshark missing"); return
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tshark)
+        p.arguments = ["-r", dir + "/telemetry.pcap", "-d", "udp.port==55555,json", "-T", "fields", "-e", "udp.dstport", "-e", "_ws.malformed"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        p.waitUntilExit()
+        #expect(lines.count == 2 * 600)
+        #expect(lines.allSatisfy { $0 == "55555" || $0 == "55555\t" })
+        // The reports read back through the project's own reader: three users per report.
+        var reader = SrsRANReader()
+        let first = Packets.metricsReport(result.captureSeconds.values.first?.first ?? CaptureSecond(second: 0, servedBits: [1, 2, 3], prbUtil: 0.5, backlogged: 0, backhaulExcess: 0, cqi: [9, 9, 9], mcs: [15, 15, 15]),
+                                          cell: scenario.sites[0].cells[0], epoch: 1_795_000_000_000_000)
+        let outcome = first.utf8.withContiguousStorageIfAvailable { reader.ingest(UnsafeRawBufferPointer($0)) }!
+        guard case .samples(let samples) = outcome else { Issue.record("report not read"); return }
+        #expect(samples.first?.values[.ues] == 3)
     }
 
     @Test("bad scenarios: unknown keys, impossible parameters and events outside the run name key and line",
