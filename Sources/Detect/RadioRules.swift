@@ -24,8 +24,11 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
     public var cqiMeanFloor: Double = 7
     public var blerDlPct: Double = 30
     public var seDropFactor: Double = 0.6
-    /// Low-traffic guard: windows carrying less than this are not judged for efficiency.
+    /// Low-traffic guard: windows carrying less than this are not judged for efficiency …
     public var minCellThpMbps: Double = 1
+    /// … nor near-empty cells, where one cell-edge user fills the PRBs: below this PRB
+    /// utilisation, or under two active users, where the input says.
+    public var minPrbUtilPct: Double = 10
     // uplink_interference
     /// Mean UL noise + interference per PRB, normalised to a 15 kHz PRB.
     public var ulNiDbmPerPrb15kHz: Double = -105
@@ -49,6 +52,7 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
         case ueThpFloorMbps = "ue_thp_floor_mbps", ueThpDropFactor = "ue_thp_drop_factor", ueThpUlFloorMbps = "ue_thp_ul_floor_mbps"
         case seUsedFloorBpsHz = "se_used_floor_bps_hz", mcsSEFloorBpsHz = "mcs_se_floor_bps_hz", cqiMeanFloor = "cqi_mean_floor"
         case blerDlPct = "bler_dl_pct", seDropFactor = "se_drop_factor", minCellThpMbps = "min_cell_thp_mbps"
+        case minPrbUtilPct = "min_prb_util_pct"
         case ulNiDbmPerPrb15kHz = "ul_ni_dbm_per_prb_15khz", ulNiRiseDb = "ul_ni_rise_db"
         case puschSinrFloorDb = "pusch_sinr_floor_db", sinrDropDb = "sinr_drop_db", minPowerHeadroomDb = "min_power_headroom_db"
         case minWindows = "min_windows", clearWindows = "clear_windows", warmupWindows = "warmup_windows"
@@ -67,7 +71,7 @@ public struct RadioRuleConfig: Codable, Sendable, Equatable {
         try read(.ueThpUlFloorMbps, \.ueThpUlFloorMbps)
         try read(.seUsedFloorBpsHz, \.seUsedFloorBpsHz); try read(.mcsSEFloorBpsHz, \.mcsSEFloorBpsHz)
         try read(.cqiMeanFloor, \.cqiMeanFloor); try read(.blerDlPct, \.blerDlPct); try read(.seDropFactor, \.seDropFactor)
-        try read(.minCellThpMbps, \.minCellThpMbps)
+        try read(.minCellThpMbps, \.minCellThpMbps); try read(.minPrbUtilPct, \.minPrbUtilPct)
         try read(.ulNiDbmPerPrb15kHz, \.ulNiDbmPerPrb15kHz); try read(.ulNiRiseDb, \.ulNiRiseDb)
         try read(.puschSinrFloorDb, \.puschSinrFloorDb); try read(.sinrDropDb, \.sinrDropDb)
         try read(.minPowerHeadroomDb, \.minPowerHeadroomDb)
@@ -365,9 +369,12 @@ public struct RadioRules {
                        evidence: evidence, missing: missing)
     }
 
-    /// Enough DL traffic to judge link quality: bits or transport blocks.
+    /// Enough DL traffic to judge link quality: bits or transport blocks, and not a near-empty
+    /// cell (kpi-vocabulary §7: one edge user dominating is no finding).
     func carriesTraffic(_ w: CellWindow) -> Bool {
-        (w["cell_thp_dl_mbps"] ?? w["ue_thp_dl_mbps"] ?? 0) >= config.minCellThpMbps || (w["tb_dl"] ?? 0) >= 100
+        let enough = (w["cell_thp_dl_mbps"] ?? w["ue_thp_dl_mbps"] ?? 0) >= config.minCellThpMbps || (w["tb_dl"] ?? 0) >= 100
+        let nearEmpty = (w["prb_util_dl_pct"].map { $0 < config.minPrbUtilPct } ?? false) || (w["active_ue_dl_mean"].map { $0 < 2 } ?? false)
+        return enough && !nearEmpty
     }
 
     func makeFinding(_ cell: CellID, start: Int64, verdict v: Verdict) -> Finding {

@@ -165,7 +165,7 @@ public enum JobLoader {
             ("prb_saturation", ["prb_util_pct", "prb_util_alone_pct", "prb_util_with_drops_pct", "ue_thp_floor_mbps",
                                 "ue_thp_drop_factor", "ue_thp_ul_floor_mbps"]),
             ("low_spectral_efficiency", ["se_used_floor_bps_hz", "mcs_se_floor_bps_hz", "cqi_mean_floor", "bler_dl_pct",
-                                         "se_drop_factor", "min_cell_thp_mbps"]),
+                                         "se_drop_factor", "min_cell_thp_mbps", "min_prb_util_pct"]),
             ("uplink_interference", ["ul_ni_dbm_per_prb_15khz", "ul_ni_rise_db", "pusch_sinr_floor_db", "sinr_drop_db",
                                      "min_power_headroom_db"]),
             ("radio_episodes", ["min_windows", "clear_windows", "warmup_windows", "baseline_windows", "restart_holdoff_windows"]),

@@ -54,7 +54,11 @@ struct CellModel {
     let ulBitsPerPRBPerSE: Double
     /// Per UE: mean SINR (position), shadowing, DL buffer (bits), demand weight.
     var meanSINR: [Double]
+    /// Slow drift around the user's usual place (it moves about).
+    var drift: [Double]
     var shadow: [Double]
+    /// Each user's SINR a second ago: link adaptation follows it with a lag.
+    var lastSINR: [Double]
     var buffer: [Double]
     var weight: [Double]
     /// Bits a UE's demand adds at full diurnal load, per second.
@@ -72,7 +76,9 @@ struct CellModel {
         ulBitsPerPRBPerSE = 12 * 14 * slotsPerSecond * (1 - 0.08) * (cell.dlShare >= 1 ? 1 : 1 - cell.dlShare)
         // Users spread from the cell edge (about 8 dB) to near the site (30 dB).
         meanSINR = (0..<cell.ues).map { _ in random.uniform(8, 30) }
+        drift = Array(repeating: 0, count: cell.ues)
         shadow = Array(repeating: 0, count: cell.ues)
+        lastSINR = meanSINR
         buffer = Array(repeating: 0, count: cell.ues)
         weight = (0..<cell.ues).map { _ in random.uniform(0.3, 1.7) }
         // The busy hour offers `busyHourLoad` of what the cell carries at its median SINR.

@@ -169,18 +169,25 @@ public struct Simulator {
         var offered = [Double](repeating: 0, count: n)
         var cqis = [Int](repeating: 0, count: n)
         var mcss = [Int](repeating: 0, count: n)
-        let bler = 0.1 + (e.sinr < 0 ? 0.08 : 0)
+        // Link adaptation aims at 10 % BLER; it lags a SINR that falls within the second, and
+        // users at the cell edge (CQI 3 or less) miss more.
+        var bler = [Double](repeating: 0.1, count: n)
         // The backhaul share of this cell caps what can reach the gNB at all.
         let cellsOnSite = Double(m.site.cells.count)
         let backhaulBits = (e.backhaulMbps ?? m.site.backhaulMbps) * 1e6 / cellsOnSite
         var offeredTotal = 0.0
         for u in 0..<n {
+            // Users move about their usual place (drift: τ ≈ 10 min, σ = 2 dB) and fade
+            // (shadowing: τ ≈ 50 s, σ = 3 dB).
+            m.drift[u] = 0.99833 * m.drift[u] + 0.0578 * 2 * random.normal()
             m.shadow[u] = 0.98 * m.shadow[u] + 0.199 * 3 * random.normal()
-            var sinr = m.meanSINR[u] + m.shadow[u] + e.sinr
+            var sinr = m.meanSINR[u] + m.drift[u] + m.shadow[u] + e.sinr
             if e.heavyUser && u == 0 { sinr = max(sinr, 22) }
             cqis[u] = LinkTables.cqi(sinr: sinr)
             mcss[u] = LinkTables.mcs(cqi: cqis[u])
-            perPRB[u] = m.dlBitsPerPRBPerSE * LinkTables.mcsEfficiency[mcss[u]] * (1 - bler)
+            bler[u] = min(0.3, 0.1 + 0.02 * max(0, m.lastSINR[u] - sinr) + (cqis[u] <= 3 ? 0.05 : 0) + (e.sinr < 0 ? 0.08 : 0))
+            m.lastSINR[u] = sinr
+            perPRB[u] = m.dlBitsPerPRBPerSE * LinkTables.mcsEfficiency[mcss[u]] * (1 - bler[u])
             // Bursty demand around the diurnal mean (on 60 % of seconds).
             let burst = random.uniform() < 0.6 ? 1 / 0.6 : 0
             offered[u] = m.demandPerUE * m.weight[u] * load * e.demand * burst
@@ -231,7 +238,7 @@ public struct Simulator {
             let tbs = (dlSlots * min(1, alloc[u] / max(1, nRB / Double(order.count)))).rounded()
             p.mcsCounts[mcss[u]] += tbs
             p.tbDl += tbs
-            p.tbErrDl += (tbs * bler).rounded()
+            p.tbErrDl += (tbs * bler[u]).rounded()
         }
         p.prbUsedDl += used
         p.volumeDlBits += served
