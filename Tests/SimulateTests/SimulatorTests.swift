@@ -22,6 +22,22 @@ struct SimulatorTests {
         return path
     }
 
+    static let tsharkPath = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// tshark's standard output for these arguments.
+    static func tshark(_ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tsharkPath!)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func files(_ dir: String) throws -> [String: Data] {
         var out: [String: Data] = [:]
         for f in try FileManager.default.subpathsOfDirectory(atPath: dir) {
@@ -107,25 +123,14 @@ struct SimulatorTests {
 
     @Test("the capture decodes in tshark without malformed packets; TEIDs and per-user bytes are what the simulator logged")
     func capture() throws {
-        guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard Self.tsharkPath != nil else {
             Issue.record("tshark missing: make test installs it")
             return
         }
         let (scenario, result) = Self.smokeRun
         let dir = Self.temporaryDirectory()
         try SimulationOutputs.write(result, scenario: scenario, to: dir)
-        func run(_ args: [String]) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: tshark)
-            p.arguments = args
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = Pipe()
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
+        let run = Self.tshark
         let capture = dir + "/capture.pcap"
         #expect(try run(["-r", capture, "-Y", "_ws.malformed || _ws.expert.severity >= error"]).isEmpty)
         // Wire bytes per GTP-U TEID, as tshark reads them.
@@ -189,18 +194,9 @@ struct SimulatorTests {
         let dir = Self.temporaryDirectory()
         let result = try Simulator(scenario: scenario).run(telemetryTo: dir + "/telemetry.pcap")
         #expect(result.periods.count == 2)
-        guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            Issue.record("tshark missing"); return
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tshark)
-        p.arguments = ["-r", dir + "/telemetry.pcap", "-d", "udp.port==55555,json", "-T", "fields", "-e", "udp.dstport", "-e", "_ws.malformed"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        try p.run()
-        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
-        p.waitUntilExit()
+        guard Self.tsharkPath != nil else { Issue.record("tshark missing"); return }
+        let lines = try Self.tshark(["-r", dir + "/telemetry.pcap", "-d", "udp.port==55555,json", "-T", "fields", "-e", "udp.dstport", "-e", "_ws.malformed"])
+            .split(separator: "\n")
         #expect(lines.count == 2 * 600)
         #expect(lines.allSatisfy { $0 == "55555" || $0 == "55555\t" })
         // The reports read back through the project's own reader: three users per report.
