@@ -89,18 +89,8 @@ struct CLITests {
         try process.run()
         Thread.sleep(forTimeInterval: 1.5)
         // A few GTP-U datagrams to the loopback.
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(2152).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let gpdu: [UInt8] = [0x30, 0xff, 0, 4, 0, 0, 0, 7, 0x45, 0, 0, 4]
-        for _ in 0..<5 {
-            _ = withUnsafePointer(to: &address) { a in
-                a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, gpdu, gpdu.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-        close(fd)
+        let sender = LoopbackSender(port: 2152)
+        for _ in 0..<5 { sender.send([0x30, 0xff, 0, 4, 0, 0, 0, 7, 0x45, 0, 0, 4]) }
         Thread.sleep(forTimeInterval: 0.5)
         process.interrupt()
         process.waitUntilExit()

@@ -24,17 +24,8 @@ struct MetricsFeedTests {
         process.standardError = err
         try process.run()
         Thread.sleep(forTimeInterval: 1.0)
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        func send(_ text: String) {
-            let bytes = Array(text.utf8)
-            _ = withUnsafePointer(to: &address) { a in
-                a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
+        let sender = LoopbackSender(port: port)
+        func send(_ text: String) { sender.send(Array(text.utf8)) }
         // Reports stamped with the wall clock, as a running gNB sends them.
         for i in 0..<6 {
             let now = Date().timeIntervalSince1970
@@ -42,7 +33,6 @@ struct MetricsFeedTests {
             Thread.sleep(forTimeInterval: 0.3)
         }
         send("not json")
-        close(fd)
         Thread.sleep(forTimeInterval: 0.5)
         process.interrupt()
         process.waitUntilExit()

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Where test inputs live: `fixtures/` in the repository, and `../shared/data` when the
@@ -64,6 +67,26 @@ enum Tools {
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }
+}
+
+/// Datagrams to a UDP port on the loopback, for the live tests.
+final class LoopbackSender {
+    private let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    private var address = sockaddr_in()
+
+    init(port: UInt16) {
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    }
+
+    func send(_ bytes: [UInt8]) {
+        _ = withUnsafePointer(to: &address) { a in
+            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+
+    deinit { close(fd) }
 }
 
 /// Reads a JSON Lines file into dictionaries.
