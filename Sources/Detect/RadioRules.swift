@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Telemetry
 import Windows
 
@@ -396,6 +399,3 @@ public struct RadioRules {
     func score(_ excess: Double) -> Double { min(1, max(0, 1 - 1 / max(excess, 1) + 0.5)) }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

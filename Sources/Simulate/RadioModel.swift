@@ -1,4 +1,5 @@
 import Foundation
+import Windows
 
 /// A seeded generator (SplitMix64): the same scenario and seed give the same run everywhere.
 struct Random {
@@ -32,10 +33,9 @@ enum LinkTables {
     static let cqiThresholds: [Double] = [-6.7, -4.7, -2.3, 0.2, 2.4, 4.3, 5.9, 8.1, 10.3, 11.7, 14.1, 16.3, 18.7, 21.0, 22.7]
     /// CQI table 1 → PDSCH MCS table 1 (srsRAN's mapping), index by CQI.
     static let cqiToMCS: [Int] = [0, 0, 0, 2, 4, 6, 8, 11, 13, 15, 18, 20, 22, 24, 26, 28]
-    /// TS 38.214 Table 5.1.3.1-1 spectral efficiency by MCS.
-    static let mcsEfficiency: [Double] = [0.2344, 0.3066, 0.3770, 0.4902, 0.6016, 0.7402, 0.8770, 1.0273, 1.1758, 1.3262,
-                                          1.3281, 1.4766, 1.6953, 1.9141, 2.1602, 2.4063, 2.5703, 2.5664, 2.7305, 3.0293,
-                                          3.3223, 3.6094, 3.9023, 4.2129, 4.5234, 4.8164, 5.1152, 5.3320, 5.5547]
+    /// Spectral efficiency of a PDSCH MCS of TS 38.214 Table 5.1.3.1-1 (every index the CQI
+    /// mapping gives is in the table).
+    static func efficiency(mcs: Int) -> Double { MCSTables.efficiency(table: 1, mcs: mcs) ?? 0 }
 
     static func cqi(sinr: Double) -> Int { cqiThresholds.lastIndex { sinr >= $0 }.map { $0 + 1 } ?? 0 }
 
@@ -82,7 +82,7 @@ struct CellModel {
         buffer = Array(repeating: 0, count: cell.ues)
         weight = (0..<cell.ues).map { _ in random.uniform(0.3, 1.7) }
         // The busy hour offers `busyHourLoad` of what the cell carries at its median SINR.
-        let medianSE = LinkTables.mcsEfficiency[LinkTables.mcs(cqi: LinkTables.cqi(sinr: 13))]
+        let medianSE = LinkTables.efficiency(mcs: LinkTables.mcs(cqi: LinkTables.cqi(sinr: 13)))
         let capacity = Double(cell.nRB) * dlBitsPerPRBPerSE * medianSE * 0.9
         demandPerUE = cell.busyHourLoad * capacity / Double(cell.ues)
         noiseFloorDbm = -174 + 10 * log10(12 * Double(cell.scsKHz) * 1e3) + 5

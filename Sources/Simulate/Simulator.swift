@@ -187,7 +187,7 @@ public struct Simulator {
             mcss[u] = LinkTables.mcs(cqi: cqis[u])
             bler[u] = min(0.3, 0.1 + 0.02 * max(0, m.lastSINR[u] - sinr) + (cqis[u] <= 3 ? 0.05 : 0) + (e.sinr < 0 ? 0.08 : 0))
             m.lastSINR[u] = sinr
-            perPRB[u] = m.dlBitsPerPRBPerSE * LinkTables.mcsEfficiency[mcss[u]] * (1 - bler[u])
+            perPRB[u] = m.dlBitsPerPRBPerSE * LinkTables.efficiency(mcs: mcss[u]) * (1 - bler[u])
             // Bursty demand around the diurnal mean (on 60 % of seconds).
             let burst = random.uniform() < 0.6 ? 1 / 0.6 : 0
             offered[u] = m.demandPerUE * m.weight[u] * load * e.demand * burst

@@ -73,8 +73,8 @@ public struct PMReader {
         var cell: String?
         for rdn in ldn.split(separator: ",") {
             guard let eq = rdn.firstIndex(of: "=") else { continue }
-            let key = rdn[..<eq].trimmingSpaces
-            let value = String(rdn[rdn.index(after: eq)...].trimmingSpaces)
+            let key = rdn[..<eq].trimmedSpaces
+            let value = rdn[rdn.index(after: eq)...].trimmingSpaces
             switch key {
             case "ManagedElement": gnb = value
             case "MeContext": gnb = gnb ?? value

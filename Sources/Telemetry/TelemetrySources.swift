@@ -38,8 +38,6 @@ public struct TelemetrySources: Sendable {
             return nil
         }
         if let p = input.problem { result.stopped = result.stopped ?? TelemetryIssue(path: path, line: nil, reason: p) }
-        // Issues without a path (reader-wide notes) belong to this file.
-        for i in result.issues.indices where result.issues[i].path.isEmpty { result.issues[i].path = path }
         return result
     }
 

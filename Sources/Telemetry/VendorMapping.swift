@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Yams
 
 /// Meaning for vendor-specific counters (`VS.…`, Ericsson `pm…`, Huawei `L.`/`N.`…): which KPI
@@ -158,6 +161,3 @@ public struct VendorMapping: Sendable, Equatable {
     }()
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
