@@ -187,7 +187,7 @@ public enum SimulationOutputs {
             ["name": site.name, "address": site.address, "backhaul_mbps": site.backhaulMbps,
              "cells": site.cells.map { c in
                  ["id": c.id, "bandwidth_mhz": c.bandwidthMHz, "scs_khz": c.scsKHz, "n_rb": c.nRB, "dl_share": c.dlShare,
-                  "ues": c.ues, "busy_hour_load": c.busyHourLoad] as [String: Any]
+                  "ues": c.ues, "mimo_layers": c.layers, "busy_hour_load": c.busyHourLoad] as [String: Any]
              }]
         }
         let events: [[String: Any]] = s.events.map { e in
@@ -196,6 +196,7 @@ public enum SimulationOutputs {
         }
         return json(["name": s.name, "seed": s.seed, "start": time(s.start), "duration_s": s.durationS,
                      "pm_granularity_s": s.granularityS, "sites": sites, "events": events,
+                     "traffic_mix": Dictionary(uniqueKeysWithValues: s.trafficMix.map { ($0.key.rawValue, $0.value) }),
                      "generator": "nocturne simulate"]) + "\n"
     }
 }

@@ -37,6 +37,10 @@ enum LinkTables {
     /// mapping gives is in the table).
     static func efficiency(mcs: Int) -> Double { MCSTables.efficiency(table: 1, mcs: mcs) ?? 0 }
 
+    /// Layers a user's channel carries: a second from about 10 dB, a third and fourth as SINR
+    /// leaves room to split it (rank-indicator rule of thumb), up to what the cell has.
+    static func rank(sinr: Double, layers: Int) -> Int { min(layers, sinr >= 24 ? 4 : sinr >= 17 ? 3 : sinr >= 10 ? 2 : 1) }
+
     static func cqi(sinr: Double) -> Int { cqiThresholds.lastIndex { sinr >= $0 }.map { $0 + 1 } ?? 0 }
 
     static func mcs(cqi: Int) -> Int { cqiToMCS[max(0, min(15, cqi))] }
@@ -61,12 +65,22 @@ struct CellModel {
     var lastSINR: [Double]
     var buffer: [Double]
     var weight: [Double]
+    var traffic: [Scenario.TrafficKind]
+    /// The most a user's transfers take per second whatever the cell offers (server pacing,
+    /// TCP windows, the device's category), bits.
+    var rateCap: [Double]
+    /// Video users: whether a session is playing, and the second of the 4 s cycle their
+    /// segments arrive in.
+    var playing: [Bool]
+    var segmentPhase: [Int]
+    /// Uplink data waiting in the UEs, bits (the cell's sum).
+    var ulBuffer = 0.0
     /// Bits a UE's demand adds at full diurnal load, per second.
     let demandPerUE: Double
     /// UL noise + interference per PRB without interference (thermal + 5 dB noise figure).
     let noiseFloorDbm: Double
 
-    init(site: Scenario.Site, cell: Scenario.Cell, random: inout Random) {
+    init(site: Scenario.Site, cell: Scenario.Cell, mix: [Scenario.TrafficKind: Double], random: inout Random) {
         self.site = site
         self.cell = cell
         name = "\(site.name)/cell-\(cell.id)"
@@ -81,11 +95,62 @@ struct CellModel {
         lastSINR = meanSINR
         buffer = Array(repeating: 0, count: cell.ues)
         weight = (0..<cell.ues).map { _ in random.uniform(0.3, 1.7) }
+        traffic = Self.kinds(count: cell.ues, mix: mix)
+        // Log-normal around 50 Mbit/s: most flows never fill a mid-band carrier on their own.
+        rateCap = (0..<cell.ues).map { _ in min(1e9, max(5e6, 50e6 * exp(0.7 * random.normal()))) }
+        playing = (0..<cell.ues).map { _ in random.uniform() < 0.3 }
+        segmentPhase = (0..<cell.ues).map { _ in Int(random.next() % 4) }
         // The busy hour offers `busyHourLoad` of what the cell carries at its median SINR.
-        let medianSE = LinkTables.efficiency(mcs: LinkTables.mcs(cqi: LinkTables.cqi(sinr: 13)))
+        let medianSE = LinkTables.efficiency(mcs: LinkTables.mcs(cqi: LinkTables.cqi(sinr: 13))) * Double(LinkTables.rank(sinr: 13, layers: cell.layers))
         let capacity = Double(cell.nRB) * dlBitsPerPRBPerSE * medianSE * 0.9
         demandPerUE = cell.busyHourLoad * capacity / Double(cell.ues)
         noiseFloorDbm = -174 + 10 * log10(12 * Double(cell.scsKHz) * 1e3) + 5
+    }
+
+    /// Users' traffic kinds in the mix's shares, interleaved (each user takes the kind furthest
+    /// behind its quota), so that any first k users are a fair sample of the mix.
+    static func kinds(count: Int, mix: [Scenario.TrafficKind: Double]) -> [Scenario.TrafficKind] {
+        var given: [Scenario.TrafficKind: Double] = [:]
+        return (0..<count).map { u in
+            let kind = Scenario.TrafficKind.allCases.max { a, b in
+                (mix[a, default: 0] * Double(u + 1) - given[a, default: 0]) < (mix[b, default: 0] * Double(u + 1) - given[b, default: 0])
+            }!
+            given[kind, default: 0] += 1
+            return kind
+        }
+    }
+
+    /// DL and UL bits user `u` offers this second. `mean` is its mean DL rate now (bit/s); each
+    /// kind delivers that mean on average, in its own rhythm.
+    mutating func offer(_ u: Int, mean: Double, second t: Int, random: inout Random) -> (dl: Double, ul: Double) {
+        let busyMean = demandPerUE * weight[u]
+        guard busyMean > 0, mean > 0 else { return (0, 0) }
+        // Sizes of whole objects in seconds of the user's busy-hour mean rate, exponential.
+        func objects(every seconds: Double, of size: Double) -> Double {
+            let p = mean / (busyMean * seconds)
+            if p >= 1 { return mean }
+            return random.uniform() < p ? busyMean * size * -log(max(random.uniform(), 1e-12)) : 0
+        }
+        switch traffic[u] {
+        case .bulk:
+            return (objects(every: 30, of: 30), mean * 0.02)
+        case .web:
+            return (objects(every: 6, of: 6), mean * 0.05)
+        case .video:
+            // Sessions of about 5 min; between them the user is idle long enough that the
+            // playing share times the bitrate is the mean.
+            let bitrate = busyMean * 1.6
+            let share = min(0.95, mean / bitrate)
+            if playing[u] {
+                if random.uniform() < 1.0 / 300 { playing[u] = false }
+            } else if random.uniform() < share / (1 - share) / 300 {
+                playing[u] = true
+            }
+            guard playing[u], (t + segmentPhase[u]) % 4 == 0 else { return (0, 0) }
+            return (4 * mean / share, 0.01 * mean)
+        case .upload:
+            return (mean * 0.1, objects(every: 30, of: 30) * 0.5)
+        }
     }
 }
 

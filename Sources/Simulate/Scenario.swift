@@ -13,6 +13,8 @@ public struct Scenario: Sendable, Equatable {
         /// Share of symbols carrying downlink: 1 for FDD.
         public var dlShare: Double
         public var ues: Int
+        /// DL MIMO layers the cell can give one user (its antennas and the UEs' receivers).
+        public var layers: Int
         /// Busy-hour offered DL load as a share of the cell's capacity at its users' median SINR.
         public var busyHourLoad: Double
     }
@@ -63,6 +65,20 @@ public struct Scenario: Sendable, Equatable {
         public var severity: String
     }
 
+    /// What a user does with its share of the demand. Every kind offers the same mean load; they
+    /// differ in how it arrives: whole files, paced segments, short pages, or uploads.
+    public enum TrafficKind: String, Sendable, CaseIterable {
+        /// TCP downloads of files worth minutes of the user's mean rate, fetched as fast as
+        /// the cell allows.
+        case bulk
+        /// Adaptive streaming: a segment every 4 s while a session of minutes plays.
+        case video
+        /// Page loads worth seconds of the mean rate, separated by reading time.
+        case web
+        /// Uploads: the uplink carries the user's load; the downlink only a tenth of it.
+        case upload
+    }
+
     /// The user-plane capture: a window of the run, a sample of users, their TCP downloads.
     public struct Capture: Sendable, Equatable {
         /// Seconds from the scenario start.
@@ -86,6 +102,8 @@ public struct Scenario: Sendable, Equatable {
     public var sites: [Site]
     public var events: [Event]
     public var capture: Capture?
+    /// Share of each cell's users by traffic kind (sums to 1; the YAML gives weights or percentages).
+    public var trafficMix: [TrafficKind: Double]
     /// Users per srsRAN metrics report in `telemetry.pcap` (one report per cell and second for
     /// the whole run); nil writes no telemetry stream.
     public var telemetryUEsPerReport: Int?
@@ -121,7 +139,7 @@ extension Scenario {
             throw ScenarioError(file: path, line: nil, key: "", message: "invalid YAML: \(error)")
         }
         let r = Reader(path: path)
-        let top = try r.mapping(root, "", keys: ["name", "seed", "start", "duration", "pm_granularity", "sites", "events", "capture", "telemetry"])
+        let top = try r.mapping(root, "", keys: ["name", "seed", "start", "duration", "pm_granularity", "traffic_mix", "sites", "events", "capture", "telemetry"])
         let name = try r.string(top["name"], "name") ?? "scenario"
         let seed = UInt64(try r.number(top["seed"], "seed", in: 0...Double(UInt32.max)) ?? 1)
         guard let startText = try r.string(top["start"], "start") ?? Optional("2026-11-29T00:00:00Z"),
@@ -132,6 +150,19 @@ extension Scenario {
         let granularity = try r.duration(top["pm_granularity"], "pm_granularity", default: 900, in: 60...3600)
         guard [60.0, 300, 900, 1800, 3600].contains(granularity) else {
             throw ScenarioError(file: path, line: r.line(top["pm_granularity"]), key: "pm_granularity", message: "TS 32.432 periods: 1m, 5m, 15m, 30m or 1h")
+        }
+        // Mobile traffic is mostly video, then web; bulk downloads and uploads are fewer
+        // users but heavy ones (operators' traffic reports put video at 70 % of volume).
+        var mix: [TrafficKind: Double] = [.video: 0.45, .web: 0.3, .bulk: 0.15, .upload: 0.1]
+        if let node = top["traffic_mix"] {
+            let m = try r.mapping(node, "traffic_mix", keys: TrafficKind.allCases.map(\.rawValue))
+            mix = [:]
+            for kind in TrafficKind.allCases { mix[kind] = try r.number(m[kind.rawValue], "traffic_mix." + kind.rawValue, in: 0...100) ?? 0 }
+            let total = mix.values.reduce(0, +)
+            guard total > 0 else {
+                throw ScenarioError(file: path, line: r.line(node), key: "traffic_mix", message: "give at least one kind a share above 0")
+            }
+            for kind in TrafficKind.allCases { mix[kind]! /= total }
         }
         guard let sitesNode = top["sites"], let siteList = sitesNode.sequence, !siteList.isEmpty else {
             throw ScenarioError(file: path, line: r.line(top["sites"] ?? root), key: "sites", message: "expected a list of sites")
@@ -149,7 +180,7 @@ extension Scenario {
             var cells: [Cell] = []
             for (j, c) in cellList.enumerated() {
                 let ck = "\(key).cells[\(j)]"
-                let cm = try r.mapping(c, ck, keys: ["id", "bandwidth_mhz", "scs_khz", "duplex", "dl_share", "ues", "busy_hour_load"])
+                let cm = try r.mapping(c, ck, keys: ["id", "bandwidth_mhz", "scs_khz", "duplex", "dl_share", "ues", "mimo_layers", "busy_hour_load"])
                 let id = Int(try r.number(cm["id"], ck + ".id", in: 0...16383) ?? Double(j + 1))
                 let bw = try r.number(cm["bandwidth_mhz"], ck + ".bandwidth_mhz", in: 1...400) ?? 100
                 let scs = Int(try r.number(cm["scs_khz"], ck + ".scs_khz", in: 15...120) ?? 30)
@@ -164,8 +195,10 @@ extension Scenario {
                 // DDDSU with S = 10D:2G:2U carries 52 of 70 symbols downlink.
                 let share = try r.number(cm["dl_share"], ck + ".dl_share", in: 0.1...1) ?? (duplex == "fdd" ? 1 : 52.0 / 70)
                 let ues = Int(try r.number(cm["ues"], ck + ".ues", in: 1...2000) ?? 20)
+                // Mid-band TDD sites are mostly 4T4R or massive MIMO, low-band FDD 2T2R; phones take 4 layers.
+                let layers = Int(try r.number(cm["mimo_layers"], ck + ".mimo_layers", in: 1...4) ?? (duplex == "fdd" ? 2 : 4))
                 let load = try r.number(cm["busy_hour_load"], ck + ".busy_hour_load", in: 0.01...0.95) ?? 0.6
-                cells.append(Cell(id: id, bandwidthMHz: bw, scsKHz: scs, nRB: nRB, dlShare: share, ues: ues, busyHourLoad: load))
+                cells.append(Cell(id: id, bandwidthMHz: bw, scsKHz: scs, nRB: nRB, dlShare: share, ues: ues, layers: layers, busyHourLoad: load))
             }
             sites.append(Site(name: siteName, address: address, backhaulMbps: backhaul, cells: cells))
         }
@@ -219,7 +252,7 @@ extension Scenario {
             }
         }
         return Scenario(name: name, seed: seed, start: start.ns, durationS: duration, granularityS: granularity, sites: sites,
-                        events: events, capture: capture, telemetryUEsPerReport: telemetryUEs)
+                        events: events, capture: capture, trafficMix: mix, telemetryUEsPerReport: telemetryUEs)
     }
 
     /// Typed access to YAML nodes with the line of each complaint.
