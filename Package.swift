@@ -53,8 +53,11 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotPath),
+        // The in-process language model: GGUF files, quantised kernels, tokenizers, generation.
+        // No dependencies: a model is data plus a few plain kernels.
+        .target(name: "SLM", swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"])]),
         .executableTarget(name: "nocturne", dependencies: [
-            "Pipeline", "Telemetry", "Simulate",
+            "Pipeline", "Telemetry", "Simulate", "SLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -67,6 +70,10 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "SimulateTests", dependencies: ["Simulate", "Telemetry"]),
+        .testTarget(name: "SLMTests", dependencies: [
+            "SLM",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "PipelineTests", dependencies: [
             "Pipeline", "Capture", "Decode", "Windows", "Detect", "Sinks",
             .product(name: "PropertyBased", package: "swift-property-based"),

@@ -1,0 +1,354 @@
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The shape and arithmetic choices of a decoder-only transformer, from the GGUF metadata.
+public struct ModelConfig: Sendable, Equatable {
+    public var architecture: String
+    public var embedding: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var feedForward: Int
+    public var vocabulary: Int
+    public var contextLength: Int
+    public var rmsEpsilon: Float
+    public var ropeBase: Float
+    public var ropeDim: Int
+    /// Rotates the halves of each head (GPT-NeoX, Qwen2) rather than adjacent pairs (Llama:
+    /// the converter permuted Q and K so that adjacent pairs are right).
+    public var ropeNeox: Bool
+    /// Positions are divided by this (linear RoPE scaling).
+    public var ropeScale: Float
+    /// Attention sees only the last `slidingWindow` positions (Mistral), when set.
+    public var slidingWindow: Int?
+    /// Granite's multipliers; 1 (and 1/√head_dim for attention) elsewhere.
+    public var embeddingScale: Float
+    public var residualScale: Float
+    public var attentionScale: Float
+    public var logitScale: Float
+
+    static let supported = ["llama", "mistral", "qwen2", "granite"]
+
+    init(_ f: GGUFFile) throws(GGUFError) {
+        guard let arch = f.architecture else { throw GGUFError(path: f.path, offset: nil, reason: "no general.architecture") }
+        guard Self.supported.contains(arch) else {
+            throw GGUFError(path: f.path, offset: nil, reason: "architecture \(arch) is not supported (supported: \(Self.supported.joined(separator: ", ")))")
+        }
+        func int(_ key: String, _ fallback: Int? = nil) throws(GGUFError) -> Int {
+            if let v = f["\(arch).\(key)"]?.int ?? f["\(arch).\(key)"]?.array?.first?.int, v > 0 { return v }
+            if let fallback { return fallback }
+            throw GGUFError(path: f.path, offset: nil, reason: "metadata \(arch).\(key) is missing or not a positive integer")
+        }
+        func float(_ key: String, _ fallback: Double) -> Float { Float(f["\(arch).\(key)"]?.double ?? fallback) }
+        architecture = arch
+        embedding = try int("embedding_length")
+        layers = try int("block_count")
+        heads = try int("attention.head_count")
+        kvHeads = try int("attention.head_count_kv", heads)
+        feedForward = try int("feed_forward_length")
+        headDim = try int("attention.key_length", embedding / heads)
+        guard try int("attention.value_length", headDim) == headDim, heads % kvHeads == 0, headDim % 2 == 0,
+              embedding <= 1 << 16, layers <= 512, heads <= 1024, feedForward <= 1 << 18 else {
+            throw GGUFError(path: f.path, offset: nil, reason: "attention shape \(heads) heads / \(kvHeads) KV heads × \(headDim) is not supported")
+        }
+        guard let tokens = f["tokenizer.ggml.tokens"]?.array?.count ?? f.tensor("token_embd.weight")?.shape.last else {
+            throw GGUFError(path: f.path, offset: nil, reason: "no vocabulary")
+        }
+        vocabulary = tokens
+        contextLength = try int("context_length", 2048)
+        rmsEpsilon = float("attention.layer_norm_rms_epsilon", 1e-5)
+        ropeBase = float("rope.freq_base", 10000)
+        ropeDim = try int("rope.dimension_count", headDim)
+        ropeNeox = arch == "qwen2"
+        let scaling = f["\(arch).rope.scaling.type"]?.string
+        ropeScale = scaling == "linear" ? float("rope.scaling.factor", 1) : 1
+        if let s = scaling, s != "linear", s != "none" {
+            throw GGUFError(path: f.path, offset: nil, reason: "RoPE scaling \(s) is not supported")
+        }
+        slidingWindow = f["\(arch).attention.sliding_window"]?.int.flatMap { $0 > 0 ? $0 : nil }
+        embeddingScale = float("embedding_scale", 1)
+        residualScale = float("residual_scale", 1)
+        attentionScale = float("attention.scale", 0) == 0 ? 1 / Float(headDim).squareRoot() : float("attention.scale", 0)
+        logitScale = float("logit_scale", 1)
+    }
+}
+
+/// A weight matrix in the mapping: `rows` outputs of `cols` inputs each, in any supported type.
+public struct Matrix: @unchecked Sendable {
+    public let info: GGUFTensorInfo
+    let data: UnsafeRawPointer
+    public let rows: Int
+    public let cols: Int
+    let rowBytes: Int
+
+    init(_ f: GGUFFile, _ name: String, rows: Int? = nil, cols: Int) throws(GGUFError) {
+        guard let t = f.tensor(name) else { throw GGUFError(path: f.path, offset: nil, reason: "tensor \(name) is missing") }
+        guard t.shape[0] == cols, rows.map({ $0 == t.rows }) ?? true else {
+            throw GGUFError(path: f.path, offset: nil, reason: "tensor \(name) has shape \(t.shape), expected [\(cols), \(rows.map(String.init) ?? "n")]")
+        }
+        info = t
+        data = f.data(t)
+        self.rows = t.rows
+        self.cols = cols
+        rowBytes = cols / t.type.blockElements * t.type.blockBytes
+    }
+
+    @inline(__always)
+    func row(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
+        Kernels.dequantize(info.type, data + r * rowBytes, dst, count: cols)
+    }
+}
+
+/// Keys and values of every layer for the positions seen so far (float32).
+public struct KVCache: ~Copyable {
+    public let capacity: Int
+    let width: Int
+    let layers: Int
+    let keys: UnsafeMutablePointer<Float>
+    let values: UnsafeMutablePointer<Float>
+    /// Positions filled.
+    public var count = 0
+
+    public init(config: ModelConfig, capacity: Int) {
+        self.capacity = capacity
+        width = config.kvHeads * config.headDim
+        layers = config.layers
+        keys = .allocate(capacity: layers * capacity * width)
+        values = .allocate(capacity: layers * capacity * width)
+    }
+
+    deinit {
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    @inline(__always)
+    func key(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float> { keys + (layer * capacity + pos) * width }
+    @inline(__always)
+    func value(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float> { values + (layer * capacity + pos) * width }
+
+    /// Bytes held.
+    public var bytes: Int { 2 * layers * capacity * width * 4 }
+}
+
+/// A loaded model: its configuration, the weight matrices in the mapping, and scratch space
+/// sized once so that a forward pass allocates nothing.
+public final class LanguageModel: @unchecked Sendable {
+    public let file: GGUFFile
+    public let config: ModelConfig
+    struct Layer {
+        var attnNorm: [Float], ffnNorm: [Float]
+        var q: Matrix, k: Matrix, v: Matrix, o: Matrix
+        var qBias: [Float]?, kBias: [Float]?, vBias: [Float]?
+        var gate: Matrix, up: Matrix, down: Matrix
+    }
+    let embeddings: Matrix
+    let layers: [Layer]
+    let outputNorm: [Float]
+    let output: Matrix
+    /// Per rotary pair: the inverse frequency.
+    let inverseFrequency: [Float]
+    public let threads: Int
+
+    public init(file: GGUFFile, threads: Int = 2) throws(GGUFError) {
+        self.file = file
+        let c = try ModelConfig(file)
+        config = c
+        self.threads = max(1, threads)
+        func vector(_ name: String, _ n: Int) throws(GGUFError) -> [Float] {
+            let m = try Matrix(file, name, rows: 1, cols: n)
+            return [Float](unsafeUninitializedCapacity: n) { buffer, count in
+                m.row(0, into: buffer.baseAddress!)
+                count = n
+            }
+        }
+        func optionalVector(_ name: String, _ n: Int) throws(GGUFError) -> [Float]? {
+            file.tensor(name) == nil ? nil : try vector(name, n)
+        }
+        embeddings = try Matrix(file, "token_embd.weight", rows: c.vocabulary, cols: c.embedding)
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        var layers: [Layer] = []
+        for i in 0..<c.layers {
+            let p = "blk.\(i)."
+            layers.append(Layer(
+                attnNorm: try vector(p + "attn_norm.weight", c.embedding), ffnNorm: try vector(p + "ffn_norm.weight", c.embedding),
+                q: try Matrix(file, p + "attn_q.weight", rows: qWidth, cols: c.embedding),
+                k: try Matrix(file, p + "attn_k.weight", rows: kvWidth, cols: c.embedding),
+                v: try Matrix(file, p + "attn_v.weight", rows: kvWidth, cols: c.embedding),
+                o: try Matrix(file, p + "attn_output.weight", rows: c.embedding, cols: qWidth),
+                qBias: try optionalVector(p + "attn_q.bias", qWidth), kBias: try optionalVector(p + "attn_k.bias", kvWidth),
+                vBias: try optionalVector(p + "attn_v.bias", kvWidth),
+                gate: try Matrix(file, p + "ffn_gate.weight", rows: c.feedForward, cols: c.embedding),
+                up: try Matrix(file, p + "ffn_up.weight", rows: c.feedForward, cols: c.embedding),
+                down: try Matrix(file, p + "ffn_down.weight", rows: c.embedding, cols: c.feedForward)))
+        }
+        self.layers = layers
+        outputNorm = try vector("output_norm.weight", c.embedding)
+        output = file.tensor("output.weight") != nil
+            ? try Matrix(file, "output.weight", rows: c.vocabulary, cols: c.embedding) : embeddings
+        let factors = try optionalVector("rope_freqs.weight", c.ropeDim / 2)
+        inverseFrequency = (0..<(c.ropeDim / 2)).map { i in
+            Float(1 / pow(Double(c.ropeBase), Double(2 * i) / Double(c.ropeDim))) / (factors?[i] ?? 1)
+        }
+    }
+
+    public func makeCache(capacity: Int? = nil) -> KVCache {
+        KVCache(config: config, capacity: min(capacity ?? config.contextLength, config.contextLength))
+    }
+
+    /// Runs `tokens` at the cache's next positions and returns the logits of the last one
+    /// (or of every one with `allLogits`), row-major [positions, vocabulary].
+    public func forward(_ tokens: [Int32], cache: inout KVCache, allLogits: Bool = false) throws(GGUFError) -> [Float] {
+        let c = config
+        let n = tokens.count
+        guard n > 0 else { return [] }
+        guard cache.count + n <= cache.capacity else {
+            throw GGUFError(path: file.path, offset: nil, reason: "context full: \(cache.count) + \(n) tokens > \(cache.capacity)")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= embeddings.rows }) {
+            throw GGUFError(path: file.path, offset: nil, reason: "token id \(bad) is outside the vocabulary of \(embeddings.rows)")
+        }
+        let d = c.embedding, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        let h = UnsafeMutablePointer<Float>.allocate(capacity: n * max(d, qWidth))
+        let q = UnsafeMutablePointer<Float>.allocate(capacity: n * qWidth)
+        let k = UnsafeMutablePointer<Float>.allocate(capacity: n * kvWidth)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: n * kvWidth)
+        let att = UnsafeMutablePointer<Float>.allocate(capacity: n * qWidth)
+        let g = UnsafeMutablePointer<Float>.allocate(capacity: n * c.feedForward)
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: n * c.feedForward)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: cache.capacity * c.heads)
+        defer { for p in [x, h, q, k, v, att, g, u, scores] { p.deallocate() } }
+
+        for (t, token) in tokens.enumerated() {
+            embeddings.row(Int(token), into: x + t * d)
+            if c.embeddingScale != 1 { for i in 0..<d { x[t * d + i] *= c.embeddingScale } }
+        }
+        let start = cache.count
+        for (li, layer) in layers.enumerated() {
+            rmsNorm(x, layer.attnNorm, into: h, rows: n, width: d)
+            matmul(layer.q, h, n, into: q)
+            matmul(layer.k, h, n, into: k)
+            matmul(layer.v, h, n, into: v)
+            if let b = layer.qBias { addBias(q, b, rows: n) }
+            if let b = layer.kBias { addBias(k, b, rows: n) }
+            if let b = layer.vBias { addBias(v, b, rows: n) }
+            for t in 0..<n {
+                let pos = start + t
+                for head in 0..<c.heads { rope(q + t * qWidth + head * c.headDim, position: pos) }
+                for head in 0..<c.kvHeads { rope(k + t * kvWidth + head * c.headDim, position: pos) }
+                cache.key(li, pos).update(from: k + t * kvWidth, count: kvWidth)
+                cache.value(li, pos).update(from: v + t * kvWidth, count: kvWidth)
+            }
+            attention(layer: li, cache: cache, q: q, rows: n, start: start, into: att, scores: scores)
+            matmul(layer.o, att, n, into: h)
+            for i in 0..<(n * d) { x[i] += c.residualScale * h[i] }
+
+            rmsNorm(x, layer.ffnNorm, into: h, rows: n, width: d)
+            matmul(layer.gate, h, n, into: g)
+            matmul(layer.up, h, n, into: u)
+            for i in 0..<(n * c.feedForward) {
+                let a = g[i]
+                g[i] = a / (1 + exp(-a)) * u[i]
+            }
+            matmul(layer.down, g, n, into: h)
+            for i in 0..<(n * d) { x[i] += c.residualScale * h[i] }
+        }
+        cache.count += n
+
+        let first = allLogits ? 0 : n - 1
+        let rows = n - first
+        rmsNorm(x + first * d, outputNorm, into: h, rows: rows, width: d)
+        var logits = [Float](repeating: 0, count: rows * c.vocabulary)
+        logits.withUnsafeMutableBufferPointer { matmul(output, h, rows, into: $0.baseAddress!) }
+        if c.logitScale != 1 { for i in logits.indices { logits[i] /= c.logitScale } }
+        return logits
+    }
+
+    func rmsNorm(_ x: UnsafePointer<Float>, _ weight: [Float], into out: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        for r in 0..<rows {
+            let row = x + r * width
+            let mean = Kernels.dot(row, row, width) / Float(width)
+            let scale = 1 / (mean + config.rmsEpsilon).squareRoot()
+            for i in 0..<width { out[r * width + i] = row[i] * scale * weight[i] }
+        }
+    }
+
+    func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int) {
+        for r in 0..<rows { for i in bias.indices { x[r * bias.count + i] += bias[i] } }
+    }
+
+    @inline(__always)
+    func rope(_ head: UnsafeMutablePointer<Float>, position: Int) {
+        let pos = Float(position) / config.ropeScale
+        let half = config.ropeDim / 2
+        for i in 0..<half {
+            let angle = pos * inverseFrequency[i]
+            let cosA = cos(angle), sinA = sin(angle)
+            let (a, b) = config.ropeNeox ? (i, i + half) : (2 * i, 2 * i + 1)
+            let x0 = head[a], x1 = head[b]
+            head[a] = x0 * cosA - x1 * sinA
+            head[b] = x0 * sinA + x1 * cosA
+        }
+    }
+
+    /// Causal attention of each new row over the cache (grouped-query: query heads share KV heads).
+    func attention(layer: Int, cache: borrowing KVCache, q: UnsafeMutablePointer<Float>, rows: Int, start: Int,
+                   into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+        let c = config
+        let hd = c.headDim, group = c.heads / c.kvHeads, qWidth = c.heads * hd
+        for t in 0..<rows {
+            let pos = start + t
+            let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
+            for head in 0..<c.heads {
+                let qh = q + t * qWidth + head * hd
+                let kvOffset = (head / group) * hd
+                let s = scores + head * cache.capacity
+                var maxScore = -Float.infinity
+                for p in first...pos {
+                    let score = Kernels.dot(qh, cache.key(layer, p) + kvOffset, hd) * c.attentionScale
+                    s[p] = score
+                    maxScore = max(maxScore, score)
+                }
+                var sum: Float = 0
+                for p in first...pos {
+                    let e = exp(s[p] - maxScore)
+                    s[p] = e
+                    sum += e
+                }
+                let o = out + t * qWidth + head * hd
+                o.update(repeating: 0, count: hd)
+                for p in first...pos {
+                    let w = s[p] / sum
+                    let vp = cache.value(layer, p) + kvOffset
+                    for i in 0..<hd { o[i] += w * vp[i] }
+                }
+            }
+        }
+    }
+
+    /// out[r, j] = Σ_i W[j, i] · x[r, i] for `rows` input rows. Each weight row is decoded once
+    /// and used for every input row; the weight rows are split between the threads.
+    func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, _ rows: Int, into out: UnsafeMutablePointer<Float>) {
+        let parts = w.rows >= 64 ? threads : 1
+        let cols = w.cols, outWidth = w.rows
+        // The threads write disjoint columns of `out`.
+        nonisolated(unsafe) let x = x, out = out
+        let work: @Sendable (Int) -> Void = { part in
+            let lo = w.rows * part / parts, hi = w.rows * (part + 1) / parts
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+            defer { scratch.deallocate() }
+            for j in lo..<hi {
+                w.row(j, into: scratch)
+                for r in 0..<rows { out[r * outWidth + j] = Kernels.dot(scratch, x + r * cols, cols) }
+            }
+        }
+        if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+    }
+}

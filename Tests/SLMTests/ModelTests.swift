@@ -1,0 +1,131 @@
+import Foundation
+@testable import SLM
+import Testing
+
+/// A reference of the slmref harness (../shared/tools/slmref): llama.cpp's and transformers'
+/// token ids, logits and greedy continuations for one GGUF file.
+struct Reference {
+    struct Prompt {
+        var id: String
+        var text: String
+        var idsSpecial: [Int32]
+        var idsNoSpecial: [Int32]
+        var positions: [Int]
+        /// Rows of `positions`, each `vocabulary` wide.
+        var hfLogits: [Float]
+        var llamaLogits: [Float]
+        var greedy: [Int32]
+        var margins: [Float]
+        var hfGreedy: [Int32]
+    }
+
+    var gguf: String
+    var vocabulary: Int
+    var prompts: [Prompt]
+    /// The largest |Δ logit| between llama.cpp and transformers on this file.
+    var llamaVsFloat32: Float
+
+    /// Folders searched for the harness fixtures: the repository's own, then ../shared's.
+    static let roots: [String] = {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return [repo.appendingPathComponent("fixtures/slm").path, repo.appendingPathComponent("../shared/tools/slmref/fixtures").standardized.path]
+    }()
+
+    /// nil when neither the repository nor ../shared has this reference.
+    static func load(_ name: String) throws -> Reference? {
+        for root in roots {
+            let json = "\(root)/refs/\(name).json", gguf = "\(root)/gguf/\(name).gguf"
+            guard FileManager.default.fileExists(atPath: json), FileManager.default.fileExists(atPath: gguf) else { continue }
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as! [String: Any]
+            let logits = try Data(contentsOf: URL(fileURLWithPath: "\(root)/refs/\(name).logits.bin"))
+            func floats(_ spec: Any?) -> [Float] {
+                guard let s = spec as? [String: Any], let offset = s["offset"] as? Int, let shape = s["shape"] as? [Int] else { return [] }
+                let count = shape.reduce(1, *)
+                return logits.subdata(in: offset..<(offset + 4 * count)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            }
+            let prompts = (object["prompts"] as! [[String: Any]]).map { p in
+                Prompt(id: p["id"] as! String, text: p["text"] as! String,
+                       idsSpecial: (p["llama_ids_special"] as! [Int]).map(Int32.init), idsNoSpecial: (p["llama_ids_nospecial"] as! [Int]).map(Int32.init),
+                       positions: p["logits_positions"] as? [Int] ?? [], hfLogits: floats(p["hf_logits"]), llamaLogits: floats(p["llama_logits"]),
+                       greedy: (p["llama_greedy"] as? [Int] ?? []).map(Int32.init), margins: (p["llama_greedy_margin"] as? [Double] ?? []).map(Float.init),
+                       hfGreedy: (p["hf_greedy"] as? [Int] ?? []).map(Int32.init))
+            }
+            let summary = object["summary"] as? [String: Any]
+            let diff = summary?["max_abs"] as? Double
+            return Reference(gguf: gguf, vocabulary: object["n_vocab"] as! Int, prompts: prompts, llamaVsFloat32: Float(diff ?? 0.2))
+        }
+        return nil
+    }
+}
+
+@Suite("SLM engine against llama.cpp and transformers (slmref fixtures)")
+struct ModelTests {
+    static let names = ["llama-Q8_0", "llama-Q4_0", "llama-Q4_K_M", "mistral-Q8_0", "qwen2-Q8_0", "granite-Q8_0", "llama3-Q8_0"]
+
+    /// max |Δ| / max |reference| over the row.
+    static func relativeError(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
+        let scale = b.map(abs).max() ?? 1
+        return zip(a, b).map { abs($0 - $1) }.max()! / scale
+    }
+
+    @Test("logits equal transformers' float32 on the file's own weights to 1e-4 relative", arguments: names)
+    func logitsMatchFloat32(_ name: String) throws {
+        guard let ref = try Reference.load(name) else { print("skipped: \(name) reference not found (../shared absent)"); return }
+        let model = try LanguageModel(file: try GGUFFile(path: ref.gguf))
+        var worst: Float = 0, worstLlama: Float = 0
+        for p in ref.prompts where !p.positions.isEmpty {
+            var cache = model.makeCache(capacity: 512)
+            let logits = try model.forward(p.idsSpecial, cache: &cache, allLogits: true)
+            for (row, pos) in p.positions.enumerated() {
+                let v = ref.vocabulary
+                let e = Self.relativeError(logits[(pos * v)..<((pos + 1) * v)], p.hfLogits[(row * v)..<((row + 1) * v)])
+                worst = max(worst, e)
+                #expect(e < 1e-4, "\(name) \(p.id) position \(pos): \(e)")
+                // llama.cpp rounds activations to 8 bits and K/V to half precision; keeping
+                // float32 we sit as far from it as transformers does, and no further.
+                let fromLlama = zip(logits[(pos * v)..<((pos + 1) * v)], p.llamaLogits[(row * v)..<((row + 1) * v)]).map { abs($0 - $1) }.max()!
+                worstLlama = max(worstLlama, fromLlama)
+                #expect(fromLlama <= 1.05 * ref.llamaVsFloat32 + 1e-4, "\(name) \(p.id) position \(pos) against llama.cpp")
+            }
+        }
+        print("\(name): worst relative logit error against transformers float32 \(worst); largest |Δ| to llama.cpp \(worstLlama) (llama.cpp to transformers: \(ref.llamaVsFloat32))")
+    }
+
+    static func argmax(_ logits: [Float]) -> (Int32, margin: Float) {
+        var best = 0, second = -Float.infinity
+        for i in logits.indices.dropFirst() where logits[i] > logits[best] || logits[i] > second {
+            if logits[i] > logits[best] { second = logits[best]; best = i } else { second = logits[i] }
+        }
+        return (Int32(best), logits[best] - second)
+    }
+
+    @Test("greedy continuations: transformers' float32 ones token for token; llama.cpp's while its margin exceeds its own error", arguments: names)
+    func greedy(_ name: String) throws {
+        guard let ref = try Reference.load(name) else { print("skipped: \(name) reference not found (../shared absent)"); return }
+        let model = try LanguageModel(file: try GGUFFile(path: ref.gguf))
+        var sameAsFloat32 = 0, sameAsLlama = 0
+        for p in ref.prompts where !p.greedy.isEmpty {
+            var cache = model.makeCache(capacity: 512)
+            var logits = try model.forward(p.idsSpecial, cache: &cache)
+            var ours: [Int32] = []
+            for _ in 0..<p.hfGreedy.count {
+                let (next, margin) = Self.argmax(logits)
+                // A near-tie (float32 rounding order) may go either way; compare up to there.
+                if margin < 1e-3 { break }
+                ours.append(next)
+                logits = try model.forward([next], cache: &cache)
+            }
+            #expect(Array(p.hfGreedy.prefix(ours.count)) == ours, "\(name) \(p.id)")
+            sameAsFloat32 += ours.count
+            // llama.cpp quantises activations: its logits differ from float32 by up to
+            // `llamaVsFloat32`, so its choices are ours only where its margin is twice that.
+            for (step, token) in p.greedy.enumerated() {
+                guard step < ours.count, p.margins[step] > 2 * ref.llamaVsFloat32 else { break }
+                #expect(ours[step] == token, "\(name) \(p.id) step \(step) against llama.cpp")
+                sameAsLlama += 1
+            }
+        }
+        print("\(name): \(sameAsFloat32) greedy tokens equal transformers', \(sameAsLlama) llama.cpp's (margin > \(2 * ref.llamaVsFloat32))")
+        #expect(sameAsFloat32 >= 32 * ref.prompts.filter { !$0.greedy.isEmpty }.count / 2)
+    }
+}
