@@ -105,38 +105,6 @@ public struct Matrix: @unchecked Sendable {
     }
 }
 
-/// Keys and values of every layer for the positions seen so far (float32).
-public struct KVCache: ~Copyable {
-    public let capacity: Int
-    let width: Int
-    let layers: Int
-    let keys: UnsafeMutablePointer<Float>
-    let values: UnsafeMutablePointer<Float>
-    /// Positions filled.
-    public var count = 0
-
-    public init(config: ModelConfig, capacity: Int) {
-        self.capacity = capacity
-        width = config.kvHeads * config.headDim
-        layers = config.layers
-        keys = .allocate(capacity: layers * capacity * width)
-        values = .allocate(capacity: layers * capacity * width)
-    }
-
-    deinit {
-        keys.deallocate()
-        values.deallocate()
-    }
-
-    @inline(__always)
-    func key(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float> { keys + (layer * capacity + pos) * width }
-    @inline(__always)
-    func value(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float> { values + (layer * capacity + pos) * width }
-
-    /// Bytes held.
-    public var bytes: Int { 2 * layers * capacity * width * 4 }
-}
-
 /// A loaded model: its configuration, the weight matrices in the mapping, and scratch space
 /// sized once so that a forward pass allocates nothing.
 public final class LanguageModel: @unchecked Sendable {
@@ -198,44 +166,47 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    public func makeCache(capacity: Int? = nil) -> KVCache {
-        KVCache(config: config, capacity: min(capacity ?? config.contextLength, config.contextLength))
+    /// A context to run tokens in: its KV cache and scratch space.
+    public func session(capacity: Int? = nil, batch: Int = 256) -> Session {
+        Session(model: self, capacity: min(capacity ?? config.contextLength, config.contextLength), batch: batch)
     }
 
-    /// Runs `tokens` at the cache's next positions and returns the logits of the last one
-    /// (or of every one with `allLogits`), row-major [positions, vocabulary].
-    public func forward(_ tokens: [Int32], cache: inout KVCache, allLogits: Bool = false) throws(GGUFError) -> [Float] {
-        let c = config
-        let n = tokens.count
-        guard n > 0 else { return [] }
-        guard cache.count + n <= cache.capacity else {
-            throw GGUFError(path: file.path, offset: nil, reason: "context full: \(cache.count) + \(n) tokens > \(cache.capacity)")
+    /// Runs `tokens` at the session's next positions; the session's `logits` then hold the
+    /// last token's logits (or every token's with `allLogits`, row-major [tokens, vocabulary]).
+    /// Prompts longer than the session's batch go through in batches.
+    public func evaluate(_ tokens: [Int32], in s: Session, allLogits: Bool = false) throws(GGUFError) {
+        guard !tokens.isEmpty else { return }
+        guard s.count + tokens.count <= s.capacity else {
+            throw GGUFError(path: file.path, offset: nil, reason: "context full: \(s.count) + \(tokens.count) tokens > \(s.capacity)")
         }
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= embeddings.rows }) {
             throw GGUFError(path: file.path, offset: nil, reason: "token id \(bad) is outside the vocabulary of \(embeddings.rows)")
         }
-        let d = c.embedding, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
-        let h = UnsafeMutablePointer<Float>.allocate(capacity: n * max(d, qWidth))
-        let q = UnsafeMutablePointer<Float>.allocate(capacity: n * qWidth)
-        let k = UnsafeMutablePointer<Float>.allocate(capacity: n * kvWidth)
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: n * kvWidth)
-        let att = UnsafeMutablePointer<Float>.allocate(capacity: n * qWidth)
-        let g = UnsafeMutablePointer<Float>.allocate(capacity: n * c.feedForward)
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: n * c.feedForward)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: cache.capacity * c.heads)
-        defer { for p in [x, h, q, k, v, att, g, u, scores] { p.deallocate() } }
+        s.resizeLogits(rows: allLogits ? tokens.count : 1, vocabulary: config.vocabulary)
+        var done = 0
+        while done < tokens.count {
+            let n = min(s.batch, tokens.count - done)
+            tokens.withUnsafeBufferPointer { run(UnsafeBufferPointer(rebasing: $0[done..<(done + n)]), s, logitsRow: allLogits ? done : (done + n == tokens.count ? 0 : nil)) }
+            done += n
+        }
+    }
 
+    /// One batch through every layer; writes logits (of every row, or the last) from `logitsRow` on.
+    private func run(_ tokens: UnsafeBufferPointer<Int32>, _ s: Session, logitsRow: Int?) {
+        let c = config
+        let n = tokens.count
+        let d = c.embedding, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        let x = s.x, h = s.h, q = s.q, k = s.k, v = s.v, att = s.att, g = s.g, u = s.u
         for (t, token) in tokens.enumerated() {
             embeddings.row(Int(token), into: x + t * d)
             if c.embeddingScale != 1 { for i in 0..<d { x[t * d + i] *= c.embeddingScale } }
         }
-        let start = cache.count
+        let start = s.count
         for (li, layer) in layers.enumerated() {
             rmsNorm(x, layer.attnNorm, into: h, rows: n, width: d)
-            matmul(layer.q, h, n, into: q)
-            matmul(layer.k, h, n, into: k)
-            matmul(layer.v, h, n, into: v)
+            matmul(layer.q, h, n, into: q, s)
+            matmul(layer.k, h, n, into: k, s)
+            matmul(layer.v, h, n, into: v, s)
             if let b = layer.qBias { addBias(q, b, rows: n) }
             if let b = layer.kBias { addBias(k, b, rows: n) }
             if let b = layer.vBias { addBias(v, b, rows: n) }
@@ -243,32 +214,31 @@ public final class LanguageModel: @unchecked Sendable {
                 let pos = start + t
                 for head in 0..<c.heads { rope(q + t * qWidth + head * c.headDim, position: pos) }
                 for head in 0..<c.kvHeads { rope(k + t * kvWidth + head * c.headDim, position: pos) }
-                cache.key(li, pos).update(from: k + t * kvWidth, count: kvWidth)
-                cache.value(li, pos).update(from: v + t * kvWidth, count: kvWidth)
+                s.key(li, pos).update(from: k + t * kvWidth, count: kvWidth)
+                s.value(li, pos).update(from: v + t * kvWidth, count: kvWidth)
             }
-            attention(layer: li, cache: cache, q: q, rows: n, start: start, into: att, scores: scores)
-            matmul(layer.o, att, n, into: h)
+            attention(layer: li, s, rows: n, start: start)
+            matmul(layer.o, att, n, into: h, s)
             for i in 0..<(n * d) { x[i] += c.residualScale * h[i] }
 
             rmsNorm(x, layer.ffnNorm, into: h, rows: n, width: d)
-            matmul(layer.gate, h, n, into: g)
-            matmul(layer.up, h, n, into: u)
+            matmul(layer.gate, h, n, into: g, s)
+            matmul(layer.up, h, n, into: u, s)
             for i in 0..<(n * c.feedForward) {
                 let a = g[i]
                 g[i] = a / (1 + exp(-a)) * u[i]
             }
-            matmul(layer.down, g, n, into: h)
+            matmul(layer.down, g, n, into: h, s)
             for i in 0..<(n * d) { x[i] += c.residualScale * h[i] }
         }
-        cache.count += n
-
-        let first = allLogits ? 0 : n - 1
+        s.count += n
+        guard let logitsRow else { return }
+        let first = s.logitsRows == 1 ? n - 1 : 0
         let rows = n - first
         rmsNorm(x + first * d, outputNorm, into: h, rows: rows, width: d)
-        var logits = [Float](repeating: 0, count: rows * c.vocabulary)
-        logits.withUnsafeMutableBufferPointer { matmul(output, h, rows, into: $0.baseAddress!) }
-        if c.logitScale != 1 { for i in logits.indices { logits[i] /= c.logitScale } }
-        return logits
+        let out = s.logitsPointer + logitsRow * c.vocabulary
+        matmul(output, h, rows, into: out, s)
+        if c.logitScale != 1 { for i in 0..<(rows * c.vocabulary) { out[i] /= c.logitScale } }
     }
 
     func rmsNorm(_ x: UnsafePointer<Float>, _ weight: [Float], into out: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
@@ -299,35 +269,34 @@ public final class LanguageModel: @unchecked Sendable {
     }
 
     /// Causal attention of each new row over the cache (grouped-query: query heads share KV heads).
-    func attention(layer: Int, cache: borrowing KVCache, q: UnsafeMutablePointer<Float>, rows: Int, start: Int,
-                   into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+    func attention(layer: Int, _ s: Session, rows: Int, start: Int) {
         let c = config
         let hd = c.headDim, group = c.heads / c.kvHeads, qWidth = c.heads * hd
         for t in 0..<rows {
             let pos = start + t
             let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
             for head in 0..<c.heads {
-                let qh = q + t * qWidth + head * hd
+                let qh = s.q + t * qWidth + head * hd
                 let kvOffset = (head / group) * hd
-                let s = scores + head * cache.capacity
+                let w = s.scores
                 var maxScore = -Float.infinity
                 for p in first...pos {
-                    let score = Kernels.dot(qh, cache.key(layer, p) + kvOffset, hd) * c.attentionScale
-                    s[p] = score
+                    let score = Kernels.dot(qh, s.key(layer, p) + kvOffset, hd) * c.attentionScale
+                    w[p] = score
                     maxScore = max(maxScore, score)
                 }
                 var sum: Float = 0
                 for p in first...pos {
-                    let e = exp(s[p] - maxScore)
-                    s[p] = e
+                    let e = exp(w[p] - maxScore)
+                    w[p] = e
                     sum += e
                 }
-                let o = out + t * qWidth + head * hd
+                let o = s.att + t * qWidth + head * hd
                 o.update(repeating: 0, count: hd)
                 for p in first...pos {
-                    let w = s[p] / sum
-                    let vp = cache.value(layer, p) + kvOffset
-                    for i in 0..<hd { o[i] += w * vp[i] }
+                    let weight = w[p] / sum
+                    let vp = s.value(layer, p) + kvOffset
+                    for i in 0..<hd { o[i] += weight * vp[i] }
                 }
             }
         }
@@ -335,20 +304,90 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// out[r, j] = Σ_i W[j, i] · x[r, i] for `rows` input rows. Each weight row is decoded once
     /// and used for every input row; the weight rows are split between the threads.
-    func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, _ rows: Int, into out: UnsafeMutablePointer<Float>) {
+    func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, _ rows: Int, into out: UnsafeMutablePointer<Float>, _ s: Session) {
         let parts = w.rows >= 64 ? threads : 1
         let cols = w.cols, outWidth = w.rows
-        // The threads write disjoint columns of `out`.
-        nonisolated(unsafe) let x = x, out = out
+        // The threads write disjoint columns of `out`, each with its own row scratch.
+        nonisolated(unsafe) let x = x, out = out, scratch = s.rowScratch
+        let stride = s.rowScratchStride
         let work: @Sendable (Int) -> Void = { part in
             let lo = w.rows * part / parts, hi = w.rows * (part + 1) / parts
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-            defer { scratch.deallocate() }
+            let row = scratch + part * stride
             for j in lo..<hi {
-                w.row(j, into: scratch)
-                for r in 0..<rows { out[r * outWidth + j] = Kernels.dot(scratch, x + r * cols, cols) }
+                w.row(j, into: row)
+                for r in 0..<rows { out[r * outWidth + j] = Kernels.dot(row, x + r * cols, cols) }
             }
         }
         if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
     }
+}
+
+/// One context of a model: the keys and values of every layer for the positions seen so far
+/// (float32), and every buffer a forward pass needs, allocated once.
+public final class Session {
+    public let model: LanguageModel
+    public let capacity: Int
+    /// Tokens evaluated per pass at most.
+    public let batch: Int
+    /// Positions filled.
+    public internal(set) var count = 0
+    let width: Int
+    let keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>
+    let x, h, q, k, v, att, g, u, scores: UnsafeMutablePointer<Float>
+    let rowScratch: UnsafeMutablePointer<Float>
+    let rowScratchStride: Int
+    private(set) var logitsPointer: UnsafeMutablePointer<Float>
+    private(set) var logitsRows = 0
+    private var logitsCapacity: Int
+
+    init(model: LanguageModel, capacity: Int, batch: Int) {
+        let c = model.config
+        self.model = model
+        self.capacity = capacity
+        self.batch = max(1, batch)
+        width = c.kvHeads * c.headDim
+        keys = .allocate(capacity: c.layers * capacity * width)
+        values = .allocate(capacity: c.layers * capacity * width)
+        let n = self.batch, qWidth = c.heads * c.headDim
+        x = .allocate(capacity: n * c.embedding)
+        h = .allocate(capacity: n * max(c.embedding, qWidth))
+        q = .allocate(capacity: n * qWidth)
+        k = .allocate(capacity: n * width)
+        v = .allocate(capacity: n * width)
+        att = .allocate(capacity: n * qWidth)
+        g = .allocate(capacity: n * c.feedForward)
+        u = .allocate(capacity: n * c.feedForward)
+        scores = .allocate(capacity: capacity)
+        rowScratchStride = (max(c.embedding, c.feedForward, qWidth) + 15) / 16 * 16
+        rowScratch = .allocate(capacity: model.threads * rowScratchStride)
+        logitsCapacity = c.vocabulary
+        logitsPointer = .allocate(capacity: logitsCapacity)
+    }
+
+    deinit {
+        for p in [keys, values, x, h, q, k, v, att, g, u, scores, rowScratch, logitsPointer] { p.deallocate() }
+    }
+
+    @inline(__always)
+    func key(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float> { keys + (layer * capacity + pos) * width }
+    @inline(__always)
+    func value(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float> { values + (layer * capacity + pos) * width }
+
+    func resizeLogits(rows: Int, vocabulary: Int) {
+        logitsRows = rows
+        if rows * vocabulary > logitsCapacity {
+            logitsPointer.deallocate()
+            logitsCapacity = rows * vocabulary
+            logitsPointer = .allocate(capacity: logitsCapacity)
+        }
+    }
+
+    /// The logits of the last evaluation: [rows, vocabulary].
+    public var logits: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: logitsPointer, count: logitsRows * model.config.vocabulary) }
+
+    /// Forgets positions from `position` on (a new conversation, or a shortened one).
+    public func rewind(to position: Int) { count = max(0, min(count, position)) }
+
+    /// Bytes of the KV cache.
+    public var cacheBytes: Int { 2 * model.config.layers * capacity * width * 4 }
 }

@@ -74,8 +74,9 @@ struct ModelTests {
         let model = try LanguageModel(file: try GGUFFile(path: ref.gguf))
         var worst: Float = 0, worstLlama: Float = 0
         for p in ref.prompts where !p.positions.isEmpty {
-            var cache = model.makeCache(capacity: 512)
-            let logits = try model.forward(p.idsSpecial, cache: &cache, allLogits: true)
+            let session = model.session(capacity: 512)
+            try model.evaluate(p.idsSpecial, in: session, allLogits: true)
+            let logits = Array(session.logits)
             for (row, pos) in p.positions.enumerated() {
                 let v = ref.vocabulary
                 let e = Self.relativeError(logits[(pos * v)..<((pos + 1) * v)], p.hfLogits[(row * v)..<((row + 1) * v)])
@@ -105,15 +106,17 @@ struct ModelTests {
         let model = try LanguageModel(file: try GGUFFile(path: ref.gguf))
         var sameAsFloat32 = 0, sameAsLlama = 0
         for p in ref.prompts where !p.greedy.isEmpty {
-            var cache = model.makeCache(capacity: 512)
-            var logits = try model.forward(p.idsSpecial, cache: &cache)
+            let session = model.session(capacity: 512, batch: 7)
+            try model.evaluate(p.idsSpecial, in: session)
+            var logits = Array(session.logits)
             var ours: [Int32] = []
             for _ in 0..<p.hfGreedy.count {
                 let (next, margin) = Self.argmax(logits)
                 // A near-tie (float32 rounding order) may go either way; compare up to there.
                 if margin < 1e-3 { break }
                 ours.append(next)
-                logits = try model.forward([next], cache: &cache)
+                try model.evaluate([next], in: session)
+                logits = Array(session.logits)
             }
             #expect(Array(p.hfGreedy.prefix(ours.count)) == ours, "\(name) \(p.id)")
             sameAsFloat32 += ours.count
@@ -165,8 +168,9 @@ struct SmolLM2Tests {
         let model = try LanguageModel(file: try GGUFFile(path: path))
         #expect(prompts.count == 2)
         for p in prompts {
-            var cache = model.makeCache(capacity: 512)
-            var logits = try model.forward(p.ids, cache: &cache)
+            let session = model.session(capacity: 512)
+            try model.evaluate(p.ids, in: session)
+            var logits = Array(session.logits)
             let scale = logits.map(abs).max()!
             for (id, value) in p.hfTop {
                 #expect(abs(logits[id] - value) <= 1e-4 * scale, "\(p.id) token \(id): \(logits[id]) vs \(value)")
@@ -176,7 +180,8 @@ struct SmolLM2Tests {
                 let (next, margin) = ModelTests.argmax(logits)
                 if margin < 1e-3 { break }
                 ours.append(next)
-                logits = try model.forward([next], cache: &cache)
+                try model.evaluate([next], in: session)
+                logits = Array(session.logits)
             }
             #expect(Array(p.hfGreedy.prefix(ours.count)) == ours, "\(p.id) against transformers")
             // llama.cpp (8-bit activations) parts from transformers after `llamaAgrees` tokens; we
