@@ -5,6 +5,14 @@ import PackageDescription
 /// its state lives in classes that one thread owns, and the checks cost more than the work.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
+/// The language model's kernels want AVX2, FMA and F16C (half-precision loads in hardware, not
+/// a library call per weight): every x86 server CPU since 2013 has them.
+#if arch(x86_64)
+let slmCPU = ["-target-cpu", "haswell"]
+#else
+let slmCPU: [String] = []
+#endif
+
 let package = Package(
     name: "nocturne",
     platforms: [.macOS(.v15)],
@@ -55,7 +63,7 @@ let package = Package(
         ], swiftSettings: hotPath),
         // The in-process language model: GGUF files, quantised kernels, tokenizers, generation.
         // No dependencies: a model is data plus a few plain kernels.
-        .target(name: "SLM", swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"])]),
+        .target(name: "SLM", swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + slmCPU)]),
         .executableTarget(name: "nocturne", dependencies: [
             "Pipeline", "Telemetry", "Simulate", "SLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

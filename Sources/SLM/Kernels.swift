@@ -136,4 +136,61 @@ public enum Kernels {
         while i < n { s += a[i] * b[i]; i += 1 }
         return s
     }
+
+    /// One weight row (in its stored type) times `x`, without writing the row out: the decode
+    /// path, where each row is used once. Types without a fused loop decode into `scratch`.
+    @inline(__always)
+    public static func dotRow(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ cols: Int,
+                              scratch: UnsafeMutablePointer<Float>) -> Float {
+        switch type {
+        case .f32:
+            return dot(row.assumingMemoryBound(to: Float.self), x, cols)
+        case .f16:
+            let h = row.assumingMemoryBound(to: Float16.self)
+            var s: Float = 0
+            for i in 0..<cols { s += Float(h[i]) * x[i] }
+            return s
+        // Lanes are built from scalar conversions, which LLVM's SLP vectorizer turns into
+        // widening loads and conversions (Swift's generic SIMD conversions go lane by lane).
+        case .q8_0:
+            var acc = SIMD8<Float>()
+            for b in 0..<(cols / 32) {
+                let p = row + b * 34
+                let q = (p + 2).assumingMemoryBound(to: Int8.self), xb = UnsafeRawPointer(x + b * 32)
+                var s = SIMD8<Float>()
+                for c in 0..<4 {
+                    let o = 8 * c
+                    let v = SIMD8<Float>(Float(q[o]), Float(q[o + 1]), Float(q[o + 2]), Float(q[o + 3]),
+                                         Float(q[o + 4]), Float(q[o + 5]), Float(q[o + 6]), Float(q[o + 7]))
+                    s += v * xb.loadUnaligned(fromByteOffset: 4 * o, as: SIMD8<Float>.self)
+                }
+                acc += s * half(u16(p, 0))
+            }
+            return acc.sum()
+        case .q4_0, .q4_1:
+            let withMin = type == .q4_1
+            let stride = withMin ? 20 : 18
+            var acc = SIMD8<Float>()
+            for b in 0..<(cols / 32) {
+                let p = row + b * stride
+                let q = (p + (withMin ? 4 : 2)).assumingMemoryBound(to: UInt8.self), xb = UnsafeRawPointer(x + b * 32)
+                // Q4_0 stores q − 8 at scale d; Q4_1 stores d·q + m.
+                let d = half(u16(p, 0))
+                let m = withMin ? half(u16(p, 2)) : -8 * d
+                for c in 0..<2 {
+                    let o = 8 * c
+                    let lo = SIMD8<Float>(Float(q[o] & 15), Float(q[o + 1] & 15), Float(q[o + 2] & 15), Float(q[o + 3] & 15),
+                                          Float(q[o + 4] & 15), Float(q[o + 5] & 15), Float(q[o + 6] & 15), Float(q[o + 7] & 15))
+                    let hi = SIMD8<Float>(Float(q[o] >> 4), Float(q[o + 1] >> 4), Float(q[o + 2] >> 4), Float(q[o + 3] >> 4),
+                                          Float(q[o + 4] >> 4), Float(q[o + 5] >> 4), Float(q[o + 6] >> 4), Float(q[o + 7] >> 4))
+                    acc += (lo * d + m) * xb.loadUnaligned(fromByteOffset: 4 * o, as: SIMD8<Float>.self)
+                    acc += (hi * d + m) * xb.loadUnaligned(fromByteOffset: 4 * (o + 16), as: SIMD8<Float>.self)
+                }
+            }
+            return acc.sum()
+        default:
+            dequantize(type, row, scratch, count: cols)
+            return dot(scratch, x, cols)
+        }
+    }
 }

@@ -65,6 +65,9 @@ public struct ModelConfig: Sendable, Equatable {
         rmsEpsilon = float("attention.layer_norm_rms_epsilon", 1e-5)
         ropeBase = float("rope.freq_base", 10000)
         ropeDim = try int("rope.dimension_count", headDim)
+        guard ropeDim <= headDim, ropeDim % 2 == 0 else {
+            throw GGUFError(path: f.path, offset: nil, reason: "RoPE over \(ropeDim) dimensions of \(headDim)-wide heads")
+        }
         ropeNeox = arch == "qwen2"
         let scaling = f["\(arch).rope.scaling.type"]?.string
         ropeScale = scaling == "linear" ? float("rope.scaling.factor", 1) : 1
@@ -166,9 +169,10 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// A context to run tokens in: its KV cache and scratch space.
+    /// A context to run tokens in: its KV cache and scratch space. The cache holds `capacity`
+    /// positions (by default the model's context, at most 8192).
     public func session(capacity: Int? = nil, batch: Int = 256) -> Session {
-        Session(model: self, capacity: min(capacity ?? config.contextLength, config.contextLength), batch: batch)
+        Session(model: self, capacity: max(1, min(capacity ?? 8192, config.contextLength)), batch: batch)
     }
 
     /// Runs `tokens` at the session's next positions; the session's `logits` then hold the
@@ -313,6 +317,10 @@ public final class LanguageModel: @unchecked Sendable {
         let work: @Sendable (Int) -> Void = { part in
             let lo = w.rows * part / parts, hi = w.rows * (part + 1) / parts
             let row = scratch + part * stride
+            if rows == 1 {
+                for j in lo..<hi { out[j] = Kernels.dotRow(w.info.type, w.data + j * w.rowBytes, x, cols, scratch: row) }
+                return
+            }
             for j in lo..<hi {
                 w.row(j, into: row)
                 for r in 0..<rows { out[r * outWidth + j] = Kernels.dot(row, x + r * cols, cols) }

@@ -16,8 +16,9 @@ struct Nocturne: ParsableCommand {
               nocturne analyze capture.pcap pm/        files, folders or globs
               nocturne run pipelines/demo.yaml         a job file
               nocturne simulate pipelines/scenarios/smoke.yaml --out sim/
+              nocturne slm generate --chat --prompt "…"   the in-process language model
             """,
-        subcommands: [Analyze.self, Run.self, Validate.self, Simulate.self])
+        subcommands: [Analyze.self, Run.self, Validate.self, Simulate.self, SLMCommand.self])
 
     /// ArgumentParser exits 64 on usage errors; nocturne's contract says 2.
     static func main() {
