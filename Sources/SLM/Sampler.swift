@@ -20,48 +20,65 @@ public struct SamplingOptions: Sendable, Equatable {
     public init() {}
 }
 
-/// Picks tokens from logits. Holds its scratch space so that sampling allocates nothing per token.
-public struct Sampler {
-    public let options: SamplingOptions
-    private var state: UInt64
-    private var candidates: [(id: Int32, logit: Float)] = []
+/// A small seeded generator: the same seed gives the same text everywhere.
+struct SplitMix64 {
+    var state: UInt64
 
-    public init(_ options: SamplingOptions) {
-        self.options = options
-        state = options.seed &+ 0x9E37_79B9_7F4A_7C15
-    }
+    init(seed: UInt64) { state = seed }
 
-    /// A uniform draw in [0, 1) (SplitMix64: the same seed gives the same text everywhere).
-    mutating func uniform() -> Float {
+    mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Float((z ^ (z >> 31)) >> 40) / Float(1 << 24)
+        return z ^ (z >> 31)
     }
+}
+
+/// Picks tokens from logits. Holds its scratch space so that sampling allocates nothing per token.
+public struct Sampler {
+    public let options: SamplingOptions
+    private var random: SplitMix64
+    private var candidates: [(id: Int32, logit: Float)] = []
+    /// Per token id: whether the repetition penalty has been applied this step (cleared after).
+    private var penalised: [Bool] = []
+
+    public init(_ options: SamplingOptions) {
+        self.options = options
+        random = SplitMix64(seed: options.seed &+ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// A uniform draw in [0, 1).
+    mutating func uniform() -> Float { Float(random.next() >> 40) / Float(1 << 24) }
 
     public mutating func next(_ logits: UnsafeBufferPointer<Float>, history: ArraySlice<Int32>) -> Int32 {
         let o = options
-        let penalised = o.repeatPenalty != 1 ? Set(history.suffix(o.repeatLastN)) : []
-        @inline(__always) func value(_ i: Int) -> Float {
-            let l = logits[i]
-            guard !penalised.isEmpty, penalised.contains(Int32(i)) else { return l }
-            return l > 0 ? l / o.repeatPenalty : l * o.repeatPenalty
-        }
-        if o.temperature <= 0 {
-            var best = 0, bestValue = -Float.infinity
-            for i in 0..<logits.count where value(i) > bestValue { best = i; bestValue = value(i) }
+        let penalty = o.repeatPenalty != 1 && !history.isEmpty
+        if o.temperature <= 0 && !penalty {
+            var best = 0
+            for i in logits.indices.dropFirst() where logits[i] > logits[best] { best = i }
             return Int32(best)
         }
         candidates.removeAll(keepingCapacity: true)
-        for i in 0..<logits.count { candidates.append((Int32(i), value(i))) }
-        // top-k: a partial order is enough, then sort the few left.
-        if o.topK > 0 && o.topK < candidates.count {
-            candidates.sort { $0.logit > $1.logit }
-            candidates.removeLast(candidates.count - o.topK)
-        } else {
-            candidates.sort { $0.logit > $1.logit }
+        for i in 0..<logits.count { candidates.append((Int32(i), logits[i])) }
+        if penalty {
+            // Once per distinct token of the recent history, as llama.cpp applies it.
+            if penalised.count != logits.count { penalised = [Bool](repeating: false, count: logits.count) }
+            let recent = history.suffix(o.repeatLastN)
+            for t in recent where t >= 0 && Int(t) < logits.count && !penalised[Int(t)] {
+                penalised[Int(t)] = true
+                let l = candidates[Int(t)].logit
+                candidates[Int(t)].logit = l > 0 ? l / o.repeatPenalty : l * o.repeatPenalty
+            }
+            for t in recent where t >= 0 && Int(t) < logits.count { penalised[Int(t)] = false }
+            if o.temperature <= 0 {
+                var best = 0
+                for i in candidates.indices.dropFirst() where candidates[i].logit > candidates[best].logit { best = i }
+                return Int32(best)
+            }
         }
+        candidates.sort { $0.logit > $1.logit }
+        if o.topK > 0 && o.topK < candidates.count { candidates.removeLast(candidates.count - o.topK) }
         // Probabilities at temperature 1 for top-p and min-p, as llama.cpp's chain does.
         let maxLogit = candidates[0].logit
         var total: Float = 0

@@ -65,35 +65,42 @@ func utf8Symbols(_ bytes: [UInt8]) -> [Symbol] {
     return symbols
 }
 
+/// Merges adjacent symbols, cheapest pair first (leftmost on ties), until no adjacent pair has
+/// a cost. Both tokenizers are this loop: SentencePiece costs a pair by its merged piece's
+/// negated score, byte-level BPE by the merge's rank.
+func mergeSymbols(_ symbols: inout [Symbol], cost: (Symbol, Symbol) -> Float?) {
+    struct Bigram { var left: Int; var right: Int; var cost: Float; var size: Int }
+    var queue = Heap<Bigram> { a, b in a.cost < b.cost || (a.cost == b.cost && a.left < b.left) }
+
+    func tryAdd(_ left: Int, _ right: Int) {
+        guard left >= 0, right >= 0 else { return }
+        let l = symbols[left], r = symbols[right]
+        guard let c = cost(l, r) else { return }
+        queue.push(Bigram(left: left, right: right, cost: c, size: l.count + r.count))
+    }
+
+    for i in symbols.indices.dropFirst() { tryAdd(i - 1, i) }
+    while let bigram = queue.pop() {
+        let l = symbols[bigram.left], r = symbols[bigram.right]
+        // Symbols only grow to the right, so a pair queued before either side changed has a
+        // different total size now, or an emptied side, or a left side no longer linked to it.
+        if l.count == 0 || r.count == 0 || l.count + r.count != bigram.size || l.next != bigram.right { continue }
+        symbols[bigram.left].count += r.count
+        symbols[bigram.right].count = 0
+        symbols[bigram.left].next = r.next
+        if r.next >= 0 { symbols[r.next].prev = bigram.left }
+        tryAdd(symbols[bigram.left].prev, bigram.left)
+        tryAdd(bigram.left, symbols[bigram.left].next)
+    }
+}
+
 extension TokenizerVocabulary {
     /// SentencePiece BPE on escaped text ("▁" for spaces): merge the adjacent pair whose
     /// merged text is the vocabulary entry with the highest score, leftmost on ties, until no
     /// pair is in the vocabulary. Symbols that are not tokens fall back to byte tokens.
     func spmTokenize(_ text: [UInt8], into output: inout [Int32]) {
         var symbols = utf8Symbols(text)
-        struct Bigram { var left: Int; var right: Int; var score: Float; var size: Int }
-        var queue = Heap<Bigram> { a, b in a.score > b.score || (a.score == b.score && a.left < b.left) }
-
-        func tryAdd(_ left: Int, _ right: Int) {
-            guard left >= 0, right >= 0 else { return }
-            let l = symbols[left], r = symbols[right]
-            let size = l.count + r.count
-            guard let id = tokenID(text[l.start..<l.start + size]) else { return }
-            queue.push(Bigram(left: left, right: right, score: scores[Int(id)], size: size))
-        }
-
-        for i in symbols.indices.dropFirst() { tryAdd(i - 1, i) }
-        while let bigram = queue.pop() {
-            let l = symbols[bigram.left], r = symbols[bigram.right]
-            // Skip pairs where either side has changed since the pair was queued.
-            if l.count == 0 || r.count == 0 || l.count + r.count != bigram.size { continue }
-            symbols[bigram.left].count += r.count
-            symbols[bigram.right].count = 0
-            symbols[bigram.left].next = r.next
-            if r.next >= 0 { symbols[r.next].prev = bigram.left }
-            tryAdd(symbols[bigram.left].prev, bigram.left)
-            tryAdd(bigram.left, symbols[bigram.left].next)
-        }
+        mergeSymbols(&symbols) { l, r in tokenID(text[l.start..<l.start + l.count + r.count]).map { -scores[Int($0)] } }
 
         var i = symbols.isEmpty ? -1 : 0
         while i != -1 {
@@ -121,28 +128,9 @@ extension TokenizerVocabulary {
         }
 
         var symbols = utf8Symbols(encoded)
-        struct Bigram { var left: Int; var right: Int; var rank: Int32; var size: Int }
-        var queue = Heap<Bigram> { a, b in a.rank < b.rank || (a.rank == b.rank && a.left < b.left) }
-
-        func tryAdd(_ left: Int, _ right: Int) {
-            guard left >= 0, right >= 0 else { return }
-            let l = symbols[left], r = symbols[right]
-            guard let rank = mergeRank(encoded[l.start..<l.start + l.count], encoded[r.start..<r.start + r.count]) else { return }
-            queue.push(Bigram(left: left, right: right, rank: rank, size: l.count + r.count))
-        }
-
-        for i in symbols.indices.dropFirst() { tryAdd(i - 1, i) }
-        while let bigram = queue.pop() {
-            let l = symbols[bigram.left], r = symbols[bigram.right]
-            // Symbols only grow to the right, so an unchanged pair has the same total size and
-            // its right side is still linked.
-            if l.count == 0 || r.count == 0 || l.count + r.count != bigram.size || l.next != bigram.right { continue }
-            symbols[bigram.left].count += r.count
-            symbols[bigram.right].count = 0
-            symbols[bigram.left].next = r.next
-            if r.next >= 0 { symbols[r.next].prev = bigram.left }
-            tryAdd(symbols[bigram.left].prev, bigram.left)
-            tryAdd(bigram.left, symbols[bigram.left].next)
+        // Ranks are below 2^24, so their order survives the Float.
+        mergeSymbols(&symbols) { l, r in
+            mergeRank(encoded[l.start..<l.start + l.count], encoded[r.start..<r.start + r.count]).map { Float($0) }
         }
 
         var i = symbols.isEmpty ? -1 : 0

@@ -37,7 +37,7 @@ struct GeneratorTests {
         try generator.model.evaluate(prompt, in: session)
         var ids: [Int32] = []
         for _ in 0..<count {
-            let next = Int32(session.logits.indices.max { session.logits[$0] < session.logits[$1] }!)
+            let next = ModelTests.argmax(Array(session.logits)).0
             ids.append(next)
             try generator.model.evaluate([next], in: session)
         }
