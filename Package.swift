@@ -9,8 +9,10 @@ let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 /// a library call per weight): every x86 server CPU since 2013 has them.
 #if arch(x86_64)
 let slmCPU = ["-target-cpu", "haswell"]
+let slmKernelFlags = ["-O3", "-mavx2", "-mfma", "-mf16c"]
 #else
 let slmCPU: [String] = []
+let slmKernelFlags = ["-O3"]
 #endif
 
 let package = Package(
@@ -61,9 +63,12 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotPath),
+        // The language model's integer block dot products and its thread pool, in C for the
+        // CPU's vector instructions; optimised even in debug builds, where tests run models.
+        .target(name: "CSLMKernels", cSettings: [.unsafeFlags(slmKernelFlags)]),
         // The in-process language model: GGUF files, quantised kernels, tokenizers, generation.
-        // No dependencies: a model is data plus a few plain kernels.
-        .target(name: "SLM", swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + slmCPU)]),
+        // No dependencies beyond its kernels: a model is data plus a few plain kernels.
+        .target(name: "SLM", dependencies: ["CSLMKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + slmCPU)]),
         .executableTarget(name: "nocturne", dependencies: [
             "Pipeline", "Telemetry", "Simulate", "SLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

