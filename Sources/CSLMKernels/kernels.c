@@ -410,10 +410,17 @@ TILE tile(int type, int n, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     }
 }
 
+/// How far ahead of the row being multiplied its successors' bytes are requested: one core's
+/// hardware prefetcher alone does not keep enough loads in flight to stream weights at full
+/// speed (measured: Q8_0 generation doubled). A few kilobytes cover the latency.
+enum { PREFETCH_BYTES = 4096 };
+
 /// One weight type's rows × tokens, with the type fixed so each tile is specialised.
 #define ROWS_OF(TYPE) \
     for (int j = row_begin; j < row_end; j++) { \
         const uint8_t *row = w + (size_t)j * weight_row_bytes; \
+        if (row + PREFETCH_BYTES < end) \
+            for (size_t k = 0; k < weight_row_bytes; k += 64) _mm_prefetch((const char *)row + PREFETCH_BYTES + k, _MM_HINT_T0); \
         int t = 0; \
         float r[4]; \
         for (; t + 4 <= tokens; t += 4) { \
@@ -434,7 +441,7 @@ void slm_matmul(int weight_type, const void *weights, size_t weight_row_bytes,
     // Weight rows outside, tokens inside: a row is read from memory once and then served
     // from L1 to every token of the batch.
 #if SLM_AVX2
-    const uint8_t *w = weights, *x = activations;
+    const uint8_t *w = weights, *x = activations, *end = w + (size_t)row_end * weight_row_bytes;
     switch (weight_type) {
     case SLM_F32: ROWS_OF(SLM_F32) break;
     case SLM_F16: ROWS_OF(SLM_F16) break;

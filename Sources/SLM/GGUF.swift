@@ -124,7 +124,9 @@ public struct GGUFError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(path)\(offset.map { " @\($0)" } ?? ""): \(reason)" }
 }
 
-public indirect enum GGUFValue: Sendable, Equatable {
+/// Not `indirect`: arrays already hold their elements out of line, and a box per element would
+/// cost megabytes on a 50,000-token vocabulary.
+public enum GGUFValue: Sendable, Equatable {
     case int(Int64)
     case uint(UInt64)
     case float(Double)

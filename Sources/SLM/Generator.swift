@@ -93,7 +93,7 @@ public final class Generator: Sendable {
                 held = String(held[cut...])
             }
             guard s.count < s.capacity else { return finish(.contextFull) }
-            try model.evaluate([token], in: s)
+            try model.evaluate(token, in: s)
         }
     }
 

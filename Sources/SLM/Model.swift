@@ -195,6 +195,15 @@ public final class LanguageModel: @unchecked Sendable {
     /// last token's logits (or every token's with `allLogits`, row-major [tokens, vocabulary]).
     /// Prompts longer than the session's batch go through in batches.
     public func evaluate(_ tokens: [Int32], in s: Session, allLogits: Bool = false) throws(GGUFError) {
+        try tokens.withUnsafeBufferPointer { (tokens) throws(GGUFError) in try evaluate(tokens, in: s, allLogits: allLogits) }
+    }
+
+    /// One token: the generation step, without an array per token.
+    public func evaluate(_ token: Int32, in s: Session) throws(GGUFError) {
+        try withUnsafePointer(to: token) { (p) throws(GGUFError) in try evaluate(UnsafeBufferPointer(start: p, count: 1), in: s, allLogits: false) }
+    }
+
+    private func evaluate(_ tokens: UnsafeBufferPointer<Int32>, in s: Session, allLogits: Bool) throws(GGUFError) {
         guard !tokens.isEmpty else { return }
         guard s.count + tokens.count <= s.capacity else {
             throw GGUFError(path: file.path, offset: nil, reason: "context full: \(s.count) + \(tokens.count) tokens > \(s.capacity)")
@@ -206,7 +215,7 @@ public final class LanguageModel: @unchecked Sendable {
         var done = 0
         while done < tokens.count {
             let n = min(s.batch, tokens.count - done)
-            tokens.withUnsafeBufferPointer { run(UnsafeBufferPointer(rebasing: $0[done..<(done + n)]), s, logitsRow: allLogits ? done : (done + n == tokens.count ? 0 : nil)) }
+            run(UnsafeBufferPointer(rebasing: tokens[done..<(done + n)]), s, logitsRow: allLogits ? done : (done + n == tokens.count ? 0 : nil))
             done += n
         }
     }
@@ -241,11 +250,7 @@ public final class LanguageModel: @unchecked Sendable {
             for i in 0..<(n * d) { x[i] += c.residualScale * h[i] }
 
             rmsNorm(x, layer.ffnNorm, into: h, rows: n, width: d)
-            multiply(h, rows: n, s, (layer.gate, g), (layer.up, u))
-            for i in 0..<(n * c.feedForward) {
-                let a = g[i]
-                g[i] = a / (1 + exp(-a)) * u[i]
-            }
+            gatedProducts(h, rows: n, s, gate: layer.gate, up: layer.up, into: g, u)
             multiply(g, rows: n, s, (layer.down, h))
             for i in 0..<(n * d) { x[i] += c.residualScale * h[i] }
         }
@@ -300,79 +305,145 @@ public final class LanguageModel: @unchecked Sendable {
     /// Causal attention of each new row over the cache (grouped-query: query heads share KV
     /// heads). The (row, head) pairs are split between the threads.
     func attention(layer: Int, _ s: Session, rows: Int, start: Int) {
-        let c = config
+        var pass = Pass(kind: .attention, model: self, session: s, x: s.q, rows: rows, layer: layer, start: start)
+        pool.run(&pass, Pass.perform)
+    }
+
+    private func attentionPart(_ p: Pass, part: Int, parts: Int) {
+        let c = config, s = p.session
         let hd = c.headDim, group = c.heads / c.kvHeads, qWidth = c.heads * hd
-        pool.run { part, parts in
-            let w = s.scores + part * s.capacity
-            for pair in WorkerPool.share(rows * c.heads, part, parts) {
-                let t = pair / c.heads, head = pair % c.heads
-                let pos = start + t
-                let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
-                let qh = s.q + t * qWidth + head * hd
-                let kvOffset = (head / group) * hd
-                var maxScore = -Float.infinity
-                for p in first...pos {
-                    let score = Kernels.dot(qh, s.key(layer, p) + kvOffset, hd) * c.attentionScale
-                    w[p] = score
-                    maxScore = max(maxScore, score)
-                }
-                var sum: Float = 0
-                for p in first...pos {
-                    let e = exp(w[p] - maxScore)
-                    w[p] = e
-                    sum += e
-                }
-                let o = s.att + t * qWidth + head * hd
-                o.update(repeating: 0, count: hd)
-                for p in first...pos {
-                    let weight = w[p] / sum
-                    let vp = s.value(layer, p) + kvOffset
-                    for i in 0..<hd { o[i] += weight * vp[i] }
-                }
+        let w = s.scores + part * s.capacity
+        for pair in WorkerPool.share(p.rows * c.heads, part, parts) {
+            let t = pair / c.heads, head = pair % c.heads
+            let pos = p.start + t
+            let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
+            let qh = s.q + t * qWidth + head * hd
+            let kvOffset = (head / group) * hd
+            var maxScore = -Float.infinity
+            for i in first...pos {
+                let score = Kernels.dot(qh, s.key(p.layer, i) + kvOffset, hd) * c.attentionScale
+                w[i] = score
+                maxScore = max(maxScore, score)
+            }
+            var sum: Float = 0
+            for i in first...pos {
+                let e = exp(w[i] - maxScore)
+                w[i] = e
+                sum += e
+            }
+            let o = s.att + t * qWidth + head * hd
+            o.update(repeating: 0, count: hd)
+            for i in first...pos {
+                let weight = w[i] / sum
+                let vp = s.value(p.layer, i) + kvOffset
+                for k in 0..<hd { o[k] += weight * vp[k] }
             }
         }
     }
 
     typealias Product = (weights: Matrix, out: UnsafeMutablePointer<Float>)
 
-    /// out[r, j] = Σ_i W[j, i] · x[r, i] for `rows` input rows, for up to three matrices that
-    /// read the same input (q, k, v; gate, up) in one pass of the threads. The input is rounded
-    /// once per activation format; the weight rows of all products are split between the threads.
-    func multiply(_ x: UnsafePointer<Float>, rows: Int, _ s: Session, _ a: Product, _ b: Product? = nil, _ c: Product? = nil) {
-        let cols = a.weights.cols
-        func each(_ body: (Matrix, UnsafeMutablePointer<Float>) -> Void) {
-            body(a.weights, a.out)
-            if let b { body(b.weights, b.out) }
-            if let c { body(c.weights, c.out) }
-        }
-        if arithmetic == .quantized {
-            var ready: UInt32 = 0
-            each { w, _ in
-                guard w.activationType != SLM_F32, ready & (1 << w.activationType) == 0 else { return }
-                ready |= 1 << w.activationType
-                let buffer = s.activations(w.activationType), stride = slm_activation_row_bytes(w.activationType, Int32(cols))
-                for r in 0..<rows { slm_quantize_row(w.activationType, x + r * cols, buffer + r * stride, Int32(cols)) }
+    /// The arguments of one parallel step, handed to the threads by address: a Swift closure
+    /// would cost a heap context per step, hundreds per token.
+    struct Pass {
+        enum Kind { case products, gated, attention }
+        var kind: Kind
+        unowned(unsafe) var model: LanguageModel
+        unowned(unsafe) var session: Session
+        var x: UnsafePointer<Float>
+        var rows: Int
+        var a: Product? = nil, b: Product? = nil, c: Product? = nil
+        var layer = 0, start = 0
+
+        static let perform: @convention(c) (UnsafeMutableRawPointer?, Int32, Int32) -> Void = { context, part, parts in
+            let pass = context!.assumingMemoryBound(to: Pass.self).pointee
+            switch pass.kind {
+            case .products: pass.model.productsPart(pass, part: Int(part), parts: Int(parts))
+            case .gated: pass.model.gatedPart(pass, part: Int(part), parts: Int(parts))
+            case .attention: pass.model.attentionPart(pass, part: Int(part), parts: Int(parts))
             }
         }
-        let total = a.weights.rows + (b?.weights.rows ?? 0) + (c?.weights.rows ?? 0)
-        pool.run { part, parts in
-            let mine = WorkerPool.share(total, part, parts)
-            var base = 0
-            each { w, out in
-                let lo = max(mine.lowerBound - base, 0), hi = min(mine.upperBound - base, w.rows)
-                base += w.rows
-                guard lo < hi else { return }
-                if arithmetic == .quantized {
-                    let input = w.activationType == SLM_F32 ? UnsafeRawPointer(x) : UnsafeRawPointer(s.activations(w.activationType))
-                    slm_matmul(Int32(w.info.type.rawValue), w.data, w.rowBytes, Int32(lo), Int32(hi), Int32(cols),
-                               input, slm_activation_row_bytes(w.activationType, Int32(cols)), Int32(rows), out, w.rows)
-                } else {
-                    let row = s.rowScratch + part * s.rowScratchStride
-                    for j in lo..<hi {
-                        w.row(j, into: row)
-                        for r in 0..<rows { out[r * w.rows + j] = Kernels.dot(row, x + r * cols, cols) }
-                    }
-                }
+    }
+
+    /// out[r, j] = Σ_i W[j, i] · x[r, i] for `rows` input rows, for up to three matrices that
+    /// read the same input (q, k, v) in one pass of the threads. The input is rounded once per
+    /// activation format; the threads share the weight bytes (not rows: a Q6_K row costs more
+    /// than a Q4_K one).
+    func multiply(_ x: UnsafePointer<Float>, rows: Int, _ s: Session, _ a: Product, _ b: Product? = nil, _ c: Product? = nil) {
+        round(x, rows: rows, s, a.weights, b?.weights, c?.weights)
+        var pass = Pass(kind: .products, model: self, session: s, x: x, rows: rows, a: a, b: b, c: c)
+        pool.run(&pass, Pass.perform)
+    }
+
+    private func productsPart(_ p: Pass, part: Int, parts: Int) {
+        func bytes(_ q: Product?) -> Int { q.map { $0.weights.rows * $0.weights.rowBytes } ?? 0 }
+        let total = bytes(p.a) + bytes(p.b) + bytes(p.c)
+        var base = 0
+        func run(_ q: Product?) {
+            guard let (w, out) = q else { return }
+            // Row boundaries from byte boundaries, the same formula for both sides of each.
+            func boundary(_ k: Int) -> Int { min(max((total * k / parts - base + w.rowBytes / 2) / w.rowBytes, 0), w.rows) }
+            let lo = boundary(part), hi = boundary(part + 1)
+            base += w.rows * w.rowBytes
+            if lo < hi { product(w, lo..<hi, p.x, rows: p.rows, into: out, p.session, part: part) }
+        }
+        run(p.a)
+        run(p.b)
+        run(p.c)
+    }
+
+    /// The feed-forward's first half: g = SiLU(gate · x) ⊙ (up · x). Each thread takes the same
+    /// rows of both matrices and gates them itself, so no second pass over g is needed.
+    func gatedProducts(_ x: UnsafePointer<Float>, rows: Int, _ s: Session, gate: Matrix, up: Matrix, into g: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>) {
+        round(x, rows: rows, s, gate, up, nil)
+        var pass = Pass(kind: .gated, model: self, session: s, x: x, rows: rows, a: (gate, g), b: (up, u))
+        pool.run(&pass, Pass.perform)
+    }
+
+    private func gatedPart(_ p: Pass, part: Int, parts: Int) {
+        guard let (gate, g) = p.a, let (up, u) = p.b else { return }
+        let width = gate.rows
+        let mine = WorkerPool.share(width, part, parts)
+        guard !mine.isEmpty else { return }
+        product(gate, mine, p.x, rows: p.rows, into: g, p.session, part: part)
+        product(up, mine, p.x, rows: p.rows, into: u, p.session, part: part)
+        for t in 0..<p.rows {
+            for j in mine {
+                let a = g[t * width + j]
+                g[t * width + j] = a / (1 + exp(-a)) * u[t * width + j]
+            }
+        }
+    }
+
+    /// Rounds the input rows once for each activation format the matrices need.
+    private func round(_ x: UnsafePointer<Float>, rows: Int, _ s: Session, _ a: Matrix, _ b: Matrix?, _ c: Matrix?) {
+        guard arithmetic == .quantized else { return }
+        let cols = a.cols
+        var ready: UInt32 = 0
+        func prepare(_ w: Matrix?) {
+            guard let w, w.activationType != SLM_F32, ready & (1 << w.activationType) == 0 else { return }
+            ready |= 1 << w.activationType
+            let buffer = s.activations(w.activationType), stride = slm_activation_row_bytes(w.activationType, Int32(cols))
+            for r in 0..<rows { slm_quantize_row(w.activationType, x + r * cols, buffer + r * stride, Int32(cols)) }
+        }
+        prepare(a)
+        prepare(b)
+        prepare(c)
+    }
+
+    /// Rows `range` of W times every input row, on the calling thread.
+    @inline(__always)
+    private func product(_ w: Matrix, _ range: Range<Int>, _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, _ s: Session, part: Int) {
+        let cols = w.cols
+        if arithmetic == .quantized {
+            let input = w.activationType == SLM_F32 ? UnsafeRawPointer(x) : UnsafeRawPointer(s.activations(w.activationType))
+            slm_matmul(Int32(w.info.type.rawValue), w.data, w.rowBytes, Int32(range.lowerBound), Int32(range.upperBound), Int32(cols),
+                       input, slm_activation_row_bytes(w.activationType, Int32(cols)), Int32(rows), out, w.rows)
+        } else {
+            let row = s.rowScratch + part * s.rowScratchStride
+            for j in range {
+                w.row(j, into: row)
+                for r in 0..<rows { out[r * w.rows + j] = Kernels.dot(row, x + r * cols, cols) }
             }
         }
     }

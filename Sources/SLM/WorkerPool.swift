@@ -14,16 +14,10 @@ final class WorkerPool: @unchecked Sendable {
 
     deinit { slm_pool_destroy(pool) }
 
-    /// Calls `body(part, parts)` once on every thread and returns when all calls have.
-    func run(_ body: (_ part: Int, _ parts: Int) -> Void) {
-        withoutActuallyEscaping(body) { escapable in
-            var job = escapable
-            withUnsafeMutablePointer(to: &job) { pointer in
-                slm_pool_run(pool, { context, part, parts in
-                    context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(part), Int(parts))
-                }, pointer)
-            }
-        }
+    /// Calls `body(&context, part, parts)` once on every thread and returns when all calls
+    /// have. The context stays where the caller keeps it; nothing is allocated.
+    func run<Context>(_ context: inout Context, _ body: @convention(c) (UnsafeMutableRawPointer?, Int32, Int32) -> Void) {
+        withUnsafeMutablePointer(to: &context) { slm_pool_run(pool, body, $0) }
     }
 
     /// The share of `0..<count` that `part` of `parts` takes.

@@ -141,8 +141,19 @@ struct SLMCommand: ParsableCommand {
         @Option var reps = 3
         @Flag(help: "One JSON line instead of text.") var json = false
 
+        static func peakResidentBytes() -> Int {
+            var usage = rusage()
+            #if os(Linux)
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            #else
+            getrusage(RUSAGE_SELF, &usage)
+            #endif
+            return Int(usage.ru_maxrss) * 1024
+        }
+
         func run() throws {
             let path = try options.path()
+            let baseline = Self.peakResidentBytes()
             let file = try SLMCommand.load { () throws(GGUFError) in try GGUFFile(path: path) }
             let model = try SLMCommand.load { () throws(GGUFError) in try LanguageModel(file: file, threads: options.threads) }
             let vocabulary = Int32(model.config.vocabulary)
@@ -150,6 +161,8 @@ struct SLMCommand: ParsableCommand {
             let prompt = (0..<promptTokens).map { Int32(($0 * 7919 + 13) % Int(vocabulary)) }
             var pp: [Double] = [], tg: [Double] = []
             let session = model.session(capacity: promptTokens + generateTokens, batch: promptTokens)
+            // A warm-up pass maps every weight page in, as llama-bench's does.
+            try SLMCommand.load { () throws(GGUFError) in try model.evaluate(Array(prompt.prefix(16)), in: session) }
             for _ in 0..<reps {
                 session.rewind(to: 0)
                 var t0 = DispatchTime.now().uptimeNanoseconds
@@ -157,7 +170,7 @@ struct SLMCommand: ParsableCommand {
                 pp.append(Double(promptTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
                 t0 = DispatchTime.now().uptimeNanoseconds
                 for i in 0..<generateTokens {
-                    try SLMCommand.load { () throws(GGUFError) in try model.evaluate([prompt[i % prompt.count]], in: session) }
+                    try SLMCommand.load { () throws(GGUFError) in try model.evaluate(prompt[i % prompt.count], in: session) }
                 }
                 tg.append(Double(generateTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
             }
@@ -165,10 +178,14 @@ struct SLMCommand: ParsableCommand {
             // Every generated token streams every weight once (the tied output counts once).
             let weightBytes = file.tensors.reduce(0) { $0 + $1.byteCount }
             let gbps = tgMedian * Double(weightBytes) / 1e9
+            // Memory: what the engine added to the process's peak resident set (the file is mapped,
+            // so its pages count once touched), against the file plus the KV cache.
+            let peak = Self.peakResidentBytes(), engine = peak - baseline, fileBytes = file.size
             if json {
-                print("{\"model\":\"\(path)\",\"threads\":\(options.threads),\"pp\":\(promptTokens),\"tg\":\(generateTokens),\"pp_tps\":\(ppMedian),\"tg_tps\":\(tgMedian),\"weights_gbps\":\(gbps),\"pp_runs\":\(pp),\"tg_runs\":\(tg)}")
+                print("{\"model\":\"\(path)\",\"threads\":\(options.threads),\"pp\":\(promptTokens),\"tg\":\(generateTokens),\"pp_tps\":\(ppMedian),\"tg_tps\":\(tgMedian),\"weights_gbps\":\(gbps),\"pp_runs\":\(pp),\"tg_runs\":\(tg),\"peak_rss_bytes\":\(peak),\"engine_bytes\":\(engine),\"file_bytes\":\(fileBytes),\"kv_cache_bytes\":\(session.cacheBytes)}")
             } else {
                 print("\(URL(fileURLWithPath: path).lastPathComponent): pp\(promptTokens) \(String(format: "%.1f", ppMedian)) tok/s, tg\(generateTokens) \(String(format: "%.1f", tgMedian)) tok/s, \(String(format: "%.2f", gbps)) GB/s of weights, \(options.threads) threads")
+                print("memory: the engine added \(engine >> 20) MiB to the process (peak \(peak >> 20) MiB); file \(fileBytes >> 20) MiB + KV cache \(session.cacheBytes >> 20) MiB")
             }
         }
     }
