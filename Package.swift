@@ -21,6 +21,7 @@ let package = Package(
     products: [
         .executable(name: "nocturne", targets: ["nocturne"]),
         .library(name: "NocturneKit", targets: ["Capture", "Decode", "Telemetry", "Windows", "Detect", "Sinks", "Pipeline"]),
+        .library(name: "NocturneSLM", targets: ["SLM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
