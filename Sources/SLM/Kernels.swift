@@ -1,6 +1,8 @@
-/// The arithmetic of the engine: half-precision conversion, dequantisation of each ggml block
-/// type, and the matrix–vector product every layer is made of. Block layouts follow ggml's
-/// (ggml-common.h); the code is our own, written to read top to bottom.
+/// The float32 arithmetic of the engine: half-precision conversion, dequantisation of each ggml
+/// block type (embedding rows, norms, and every weight on the `.float32` path) and the float
+/// dot product (attention, and the `.float32` products). The fast products with 8-bit
+/// activations are in CSLMKernels. Block layouts follow ggml's (ggml-common.h); the code is our
+/// own, written to read top to bottom.
 public enum Kernels {
     @inline(__always)
     public static func half(_ bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
