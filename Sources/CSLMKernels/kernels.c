@@ -29,11 +29,22 @@ static inline float load_f32(const uint8_t *p) { float f; memcpy(&f, p, 4); retu
 static inline int16_t load_i16(const uint8_t *p) { int16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t load_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
-// Block sizes in bytes. The activation blocks are ours (never stored), so their scales are
+// Block sizes in bytes: ACT_ for the activation blocks, which are ours (never stored), so their scales are
 // float32 rather than ggml's half precision: no conversion in the inner loop.
-enum { Q8_0_BYTES = 4 + 32, Q8_1_BYTES = 8 + 32, Q8_K_BYTES = 4 + 256 + 32,
-       Q4_0_BYTES = 18, Q4_1_BYTES = 20, Q5_0_BYTES = 22, Q5_1_BYTES = 24,
+enum { ACT_Q8_0_BYTES = 4 + 32, ACT_Q8_1_BYTES = 8 + 32, ACT_Q8_K_BYTES = 4 + 256 + 32,
+       Q8_0_BYTES = 34, Q4_0_BYTES = 18, Q4_1_BYTES = 20, Q5_0_BYTES = 22, Q5_1_BYTES = 24,
        Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q6_K_BYTES = 210 };
+
+/// Bytes of one weight block of the 32-element types.
+static inline int block32_bytes(int type) {
+    switch (type) {
+    case SLM_Q8_0: return Q8_0_BYTES;
+    case SLM_Q4_0: return Q4_0_BYTES;
+    case SLM_Q4_1: return Q4_1_BYTES;
+    case SLM_Q5_0: return Q5_0_BYTES;
+    default: return Q5_1_BYTES;
+    }
+}
 
 int slm_activation_type(int weight_type) {
     switch (weight_type) {
@@ -47,9 +58,9 @@ int slm_activation_type(int weight_type) {
 
 size_t slm_activation_row_bytes(int activation_type, int cols) {
     switch (activation_type) {
-    case SLM_Q8_0: return (size_t)(cols / 32) * Q8_0_BYTES;
-    case SLM_Q8_1: return (size_t)(cols / 32) * Q8_1_BYTES;
-    case SLM_Q8_K: return (size_t)(cols / 256) * Q8_K_BYTES;
+    case SLM_Q8_0: return (size_t)(cols / 32) * ACT_Q8_0_BYTES;
+    case SLM_Q8_1: return (size_t)(cols / 32) * ACT_Q8_1_BYTES;
+    case SLM_Q8_K: return (size_t)(cols / 256) * ACT_Q8_K_BYTES;
     default: return (size_t)cols * 4;
     }
 }
@@ -88,14 +99,14 @@ void slm_quantize_row(int activation_type, const float *x, void *dst, int cols) 
     uint8_t *y = dst;
     switch (activation_type) {
     case SLM_Q8_0:
-        for (int b = 0; b < cols / 32; b++, y += Q8_0_BYTES) {
+        for (int b = 0; b < cols / 32; b++, y += ACT_Q8_0_BYTES) {
             int sum;
             float d = quantize_block32(x + 32 * b, (int8_t *)(y + 4), &sum);
             memcpy(y, &d, 4);
         }
         break;
     case SLM_Q8_1:
-        for (int b = 0; b < cols / 32; b++, y += Q8_1_BYTES) {
+        for (int b = 0; b < cols / 32; b++, y += ACT_Q8_1_BYTES) {
             int sum;
             float d = quantize_block32(x + 32 * b, (int8_t *)(y + 8), &sum), ds = d * (float)sum;
             memcpy(y, &d, 4);
@@ -103,7 +114,7 @@ void slm_quantize_row(int activation_type, const float *x, void *dst, int cols) 
         }
         break;
     case SLM_Q8_K:
-        for (int b = 0; b < cols / 256; b++, y += Q8_K_BYTES) {
+        for (int b = 0; b < cols / 256; b++, y += ACT_Q8_K_BYTES) {
             const float *xb = x + 256 * b;
             int8_t *q = (int8_t *)(y + 4);
             float d = max_abs(xb, 256) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
@@ -144,10 +155,9 @@ static float dot_float(int type, int n, const uint8_t *w, const float *x) {
 /// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1: blocks of 32 with a half scale (and a half minimum for the
 /// _1 types, which meets the activation block's scaled sum).
 static float dot_block32(int type, int n, const uint8_t *w, const uint8_t *x) {
-    const int wbytes = type == SLM_Q8_0 ? 34 : type == SLM_Q4_0 ? Q4_0_BYTES : type == SLM_Q4_1 ? Q4_1_BYTES
-                     : type == SLM_Q5_0 ? Q5_0_BYTES : Q5_1_BYTES;
+    const int wbytes = block32_bytes(type);
     const int with_min = type == SLM_Q4_1 || type == SLM_Q5_1;
-    const int xbytes = with_min ? Q8_1_BYTES : Q8_0_BYTES;
+    const int xbytes = with_min ? ACT_Q8_1_BYTES : ACT_Q8_0_BYTES;
     float s = 0;
     for (int b = 0; b < n / 32; b++, w += wbytes, x += xbytes) {
         const int8_t *qx = (const int8_t *)(x + (with_min ? 8 : 4));
@@ -174,7 +184,7 @@ static float dot_block32(int type, int n, const uint8_t *w, const uint8_t *x) {
 /// the activation sums of 16.
 static float dot_q45_k(int n, const uint8_t *w, const uint8_t *x, int five) {
     float s = 0;
-    for (int b = 0; b < n / 256; b++, w += five ? Q5_K_BYTES : Q4_K_BYTES, x += Q8_K_BYTES) {
+    for (int b = 0; b < n / 256; b++, w += five ? Q5_K_BYTES : Q4_K_BYTES, x += ACT_Q8_K_BYTES) {
         const uint8_t *qh = w + 16, *q = w + (five ? 48 : 16);
         const int8_t *qx = (const int8_t *)(x + 4);
         int dots = 0, mins = 0;
@@ -200,7 +210,7 @@ static float dot_q45_k(int n, const uint8_t *w, const uint8_t *x, int five) {
 /// Q6_K: 4 low bits in ql, 2 high bits in qh, values offset by 32, a signed scale per 16.
 static float dot_q6_k(int n, const uint8_t *w, const uint8_t *x) {
     float s = 0;
-    for (int b = 0; b < n / 256; b++, w += Q6_K_BYTES, x += Q8_K_BYTES) {
+    for (int b = 0; b < n / 256; b++, w += Q6_K_BYTES, x += ACT_Q8_K_BYTES) {
         const uint8_t *ql = w, *qh = w + 128;
         const int8_t *sc = (const int8_t *)(w + 192), *qx = (const int8_t *)(x + 4);
         int dots = 0;
@@ -286,10 +296,9 @@ TILE tile_float(int type, int n, const uint8_t *w, const uint8_t *x, size_t xs, 
 }
 
 TILE tile_block32(int type, int n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out) {
-    const int wbytes = type == SLM_Q8_0 ? 34 : type == SLM_Q4_0 ? Q4_0_BYTES : type == SLM_Q4_1 ? Q4_1_BYTES
-                     : type == SLM_Q5_0 ? Q5_0_BYTES : Q5_1_BYTES;
+    const int wbytes = block32_bytes(type);
     const int with_min = type == SLM_Q4_1 || type == SLM_Q5_1, five = type == SLM_Q5_0 || type == SLM_Q5_1;
-    const int xbytes = with_min ? Q8_1_BYTES : Q8_0_BYTES, qx_at = with_min ? 8 : 4;
+    const int xbytes = with_min ? ACT_Q8_1_BYTES : ACT_Q8_0_BYTES, qx_at = with_min ? 8 : 4;
     const int is_signed = type == SLM_Q8_0 || type == SLM_Q4_0 || type == SLM_Q5_0;
     __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
     float mins[4] = { 0, 0, 0, 0 };
@@ -324,7 +333,7 @@ static inline __m256i group_sums(const uint8_t *xb, __m256i factors) {
 
 TILE tile_q45_k(int n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out, int five) {
     __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    for (int b = 0; b < n / 256; b++, w += five ? Q5_K_BYTES : Q4_K_BYTES, x += Q8_K_BYTES) {
+    for (int b = 0; b < n / 256; b++, w += five ? Q5_K_BYTES : Q4_K_BYTES, x += ACT_Q8_K_BYTES) {
         int16_t scale[8], min16[16];
         for (int j = 0; j < 8; j++) {
             int sc, mn;
@@ -366,7 +375,7 @@ TILE tile_q45_k(int n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, fl
 TILE tile_q6_k(int n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out) {
     __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
     const __m256i low4 = _mm256_set1_epi8(0x0F);
-    for (int b = 0; b < n / 256; b++, w += Q6_K_BYTES, x += Q8_K_BYTES) {
+    for (int b = 0; b < n / 256; b++, w += Q6_K_BYTES, x += ACT_Q8_K_BYTES) {
         const int8_t *scales = (const int8_t *)(w + 192);
         // The offset of 32 comes out once per group of 16 through the activation sums.
         const __m256i offset = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales)), 5);
