@@ -37,13 +37,14 @@ test: deps slm-model
 	$(SWIFT) test --skip-build
 
 # Speed against the C and tshark anchors of ../shared/bench/pcap, RAN telemetry reading against
-# xmllint and awk, the simulator, and the language model against llama.cpp on the same files,
-# as ratios (see Benchmarks/README.md).
+# xmllint and awk, the simulator, the language model against llama.cpp on the same files, as
+# ratios, and the detectors' quality on held-out scenarios (see Benchmarks/README.md).
 bench: build
 	Benchmarks/pcap-bench.sh
 	Benchmarks/telemetry-bench.sh
 	Benchmarks/simulate-bench.sh
 	Benchmarks/slm-bench.sh
+	Benchmarks/detector-bench.sh
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
 
 clean:

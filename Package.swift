@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "CNocturneShims"),
         .target(name: "Windows", dependencies: ["Decode", "Telemetry", "CNocturneShims"], swiftSettings: hotPath),
         // The Detector interface, findings and the rules.
-        .target(name: "Detect", dependencies: ["Windows", "Telemetry"]),
+        .target(name: "Detect", dependencies: ["Windows", "Telemetry", "Tensor"]),
         // Where rows and findings go: JSONL, Markdown report, SQLite.
         .target(name: "Sinks", dependencies: [
             "Windows", "Detect",
@@ -69,9 +69,13 @@ let package = Package(
         .target(name: "CSLMKernels", cSettings: [.unsafeFlags(slmKernelFlags)]),
         // The in-process language model: GGUF files, quantised kernels, tokenizers, generation.
         // No dependencies beyond its kernels: a model is data plus a few plain kernels.
-        .target(name: "SLM", dependencies: ["CSLMKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + slmCPU)]),
+        // GGUF files and the float kernels, shared by the learned detector and the language model.
+        .target(name: "Tensor", swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + slmCPU)]),
+        .target(name: "SLM", dependencies: ["CSLMKernels", "Tensor"], swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + slmCPU)]),
+        // Event-level scoring of findings against labelled episodes.
+        .target(name: "Evaluate", dependencies: ["Telemetry"]),
         .executableTarget(name: "nocturne", dependencies: [
-            "Pipeline", "Telemetry", "Simulate", "SLM",
+            "Pipeline", "Detect", "Telemetry", "Simulate", "SLM", "Evaluate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -85,11 +89,11 @@ let package = Package(
         ]),
         .testTarget(name: "SimulateTests", dependencies: ["Simulate", "Telemetry"]),
         .testTarget(name: "SLMTests", dependencies: [
-            "SLM",
+            "SLM", "Tensor",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "PipelineTests", dependencies: [
-            "Pipeline", "Capture", "Decode", "Windows", "Detect", "Sinks",
+            "Pipeline", "Capture", "Decode", "Windows", "Detect", "Sinks", "Evaluate", "Telemetry",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: []),
     ],

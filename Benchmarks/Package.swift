@@ -28,6 +28,15 @@ let package = Package(
             path: "Benchmarks/TokenStep",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "BottleneckWindow",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NocturneKit", package: "nocturne"),
+            ],
+            path: "Benchmarks/BottleneckWindow",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -103,38 +103,6 @@ public struct RadioRules {
         self.runID = runID
     }
 
-    /// The last `keep` normal values of each KPI, in arrival order and sorted, so the median
-    /// is a lookup.
-    struct Baseline {
-        var recent: [String: [Double]] = [:]
-        var sorted: [String: [Double]] = [:]
-
-        func median(_ k: String) -> Double? {
-            guard let s = sorted[k], !s.isEmpty else { return nil }
-            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        }
-
-        mutating func add(_ k: String, _ v: Double?, keep: Int) {
-            guard let v, v.isFinite else { return }
-            recent[k, default: []].append(v)
-            sorted[k, default: []].insert(v, at: Self.position(of: v, in: sorted[k] ?? []))
-            if recent[k]!.count > keep {
-                let old = recent[k]!.removeFirst()
-                sorted[k]!.remove(at: Self.position(of: old, in: sorted[k]!))
-            }
-        }
-
-        /// First index whose value is not below `v`.
-        static func position(of v: Double, in a: [Double]) -> Int {
-            var lo = 0, hi = a.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if a[mid] < v { lo = mid + 1 } else { hi = mid }
-            }
-            return lo
-        }
-    }
-
     struct Episode {
         var run = 0
         var clear = 0
@@ -145,7 +113,7 @@ public struct RadioRules {
     }
 
     struct CellState {
-        var baseline = Baseline()
+        var baseline = KpiBaseline()
         var judged = 0
         var holdoff = 0
         var lastEnd: Int64?
@@ -252,7 +220,7 @@ public struct RadioRules {
         return events
     }
 
-    func judge(_ w: CellWindow, _ b: Baseline, warm: Bool) -> [Verdict] {
+    func judge(_ w: CellWindow, _ b: KpiBaseline, warm: Bool) -> [Verdict] {
         var out: [Verdict] = []
         let c = config
         func ev(_ k: String, _ v: Double, _ base: Double?, _ unit: String) -> Finding.Evidence {
@@ -328,7 +296,7 @@ public struct RadioRules {
     }
 
     /// PRB saturation in one direction: utilisation at the threshold and a user-impact signal.
-    func saturation(_ w: CellWindow, _ b: Baseline, warm: Bool, direction d: String) -> Verdict? {
+    func saturation(_ w: CellWindow, _ b: KpiBaseline, warm: Bool, direction d: String) -> Verdict? {
         let c = config
         let measured = w["prb_util_\(d)_pct"]
         // The load estimate from throughput and MCS exists for the downlink only.

@@ -25,6 +25,8 @@ public final class Analysis {
         public var telemetry = TelemetrySources()
         /// UDP port of srsRAN metrics datagrams inside captures.
         public var metricsPort: UInt16 = 55555
+        /// The bottleneck model judging cell windows; nil: the radio rules.
+        public var detectorModel: String?
 
         public init() {}
     }
@@ -309,17 +311,21 @@ final class Stages {
     private var findings: [String: Finding] = [:]
     private var runTotals = RunTotals()
     private var cellBuilder: CellWindowBuilder
-    private var radio: RadioRules
+    private var radio: any CellDetector
     private var metrics: [String: SrsRANReader] = [:]
     private var cellTotals = CellTotals.Accumulator()
 
-    init(_ options: Analysis.Options, sinks: [Sink]) {
+    init(_ options: Analysis.Options, sinks: [Sink]) throws {
         self.options = options
         self.sinks = sinks
         aggregator = WindowAggregator(windowLength: Int64(options.windowSeconds * 1e9))
         detector = TransportCongestionRule(config: options.rules.transport, runID: options.runID)
         cellBuilder = CellWindowBuilder(windowLength: Int64(options.windowSeconds * 1e9), defaultConfig: options.telemetry.cellConfig)
-        radio = RadioRules(config: options.rules.radio, runID: options.runID)
+        if let path = options.detectorModel {
+            radio = BottleneckDetector(model: try BottleneckModel(path: path), runID: options.runID, episodes: options.rules.bottleneck)
+        } else {
+            radio = RadioRules(config: options.rules.radio, runID: options.runID)
+        }
     }
 
     func add(_ samples: [CellSample]) {
@@ -400,7 +406,7 @@ final class Stages {
         let totals = aggregator.totals
         var summary = RunSummary(
             runID: options.runID, startedAt: startedAt, finishedAt: Analysis.wallClock(),
-            windowSeconds: options.windowSeconds, detector: detector.name, inputs: inputs, totals: totals,
+            windowSeconds: options.windowSeconds, detector: radio.name == detector.name ? radio.name : "\(radio.name) + \(detector.name)", inputs: inputs, totals: totals,
             firstPacket: totals.packets > 0 ? aggregator.firstTimestamp : nil,
             lastPacket: totals.packets > 0 ? aggregator.lastTimestamp : nil,
             findings: findings.values.sorted { ($0.start, $0.id) < ($1.start, $1.id) }, interrupted: interrupted,

@@ -24,6 +24,8 @@ public struct Job: Sendable {
     public var gtpPorts: [UInt16] = [2152]
     public var gtpHeuristic = false
     public var rules = RulesConfig()
+    /// `bottleneck` (the bundled model), `rules`, or a model file.
+    public var detector = "bottleneck"
     public var sinks: [SinkSpec] = []
     /// Things the job asks for that this version accepts but does not do yet.
     public var warnings: [String] = []
@@ -38,6 +40,7 @@ public struct Job: Sendable {
 public struct RulesConfig: Sendable, Equatable {
     public var transport = TransportRuleConfig()
     public var radio = RadioRuleConfig()
+    public var bottleneck = BottleneckEpisodes()
     public init() {}
 }
 
@@ -93,9 +96,11 @@ public enum JobLoader {
         if let d = root["detect"] {
             guard let m = d.mapping else { throw JobError(file: path, line: line(d), key: "detect", message: "expected a mapping") }
             try allow(m, ["detector", "rules"], path, at: "detect")
-            if let det = m["detector"], det.string != "rules" {
-                throw JobError(file: path, line: line(det), key: "detect.detector",
-                               message: "only `rules` is available in this version (the learned detector arrives later)")
+            if let det = m["detector"] {
+                guard let name = det.string, name == "rules" || name == "bottleneck" || name.hasSuffix(".gguf") else {
+                    throw JobError(file: path, line: line(det), key: "detect.detector", message: "expected bottleneck (the bundled model), rules, or a model file ending in .gguf")
+                }
+                job.detector = name
             }
             if let r = m["rules"] {
                 guard let rulesPath = r.string else { throw JobError(file: path, line: line(r), key: "detect.rules", message: "expected a path") }
@@ -139,7 +144,8 @@ public enum JobLoader {
         guard let root = node.mapping else {
             throw JobError(file: path, line: line(node), key: nil, message: "a rules file is a mapping of finding class to thresholds")
         }
-        try allow(root, ["transport_congestion", "prb_saturation", "low_spectral_efficiency", "uplink_interference", "radio_episodes"],
+        try allow(root, ["transport_congestion", "prb_saturation", "low_spectral_efficiency", "uplink_interference", "radio_episodes",
+                              "bottleneck_episodes"],
                   path, at: nil)
         var rules = RulesConfig()
         if let t = root["transport_congestion"] {
@@ -157,6 +163,18 @@ public enum JobLoader {
                 rules.transport = try YAMLDecoder().decode(TransportRuleConfig.self, from: t)
             } catch {
                 throw JobError(file: path, line: line(t), key: "transport_congestion", message: "\(error)")
+            }
+        }
+        if let b = root["bottleneck_episodes"] {
+            guard let m = b.mapping else { throw JobError(file: path, line: line(b), key: "bottleneck_episodes", message: "expected a mapping") }
+            try allow(m, ["open_probability", "hold_probability", "min_duration_s", "clear_s"], path, at: "bottleneck_episodes")
+            for (k, v) in m {
+                guard let x = v.float ?? v.int.map(Double.init), x >= 0 else {
+                    throw JobError(file: path, line: line(v), key: "bottleneck_episodes.\(k.string ?? "")", message: "expected a non-negative number")
+                }
+            }
+            do { rules.bottleneck = try YAMLDecoder().decode(BottleneckEpisodes.self, from: b) } catch {
+                throw JobError(file: path, line: line(b), key: "bottleneck_episodes", message: "\(error)")
             }
         }
         // The radio classes: each section names its own thresholds; `radio_episodes` the shared

@@ -1,3 +1,4 @@
+import Tensor
 /// What to generate and when to stop.
 public struct GenerationOptions: Sendable, Equatable {
     public var maxTokens = 256

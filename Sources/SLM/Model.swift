@@ -1,3 +1,4 @@
+import Tensor
 import CSLMKernels
 
 #if canImport(Glibc)

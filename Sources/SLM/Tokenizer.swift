@@ -1,3 +1,4 @@
+import Tensor
 /// Text ⇄ token ids for GGUF models, matching llama.cpp's tokenizer (src/llama-vocab.cpp):
 /// SentencePiece BPE ("llama") and byte-level BPE ("gpt2") with llama.cpp's pre-tokenizers.
 public struct Tokenizer: Sendable {

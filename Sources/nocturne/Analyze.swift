@@ -39,8 +39,9 @@ struct Analyze: ParsableCommand {
     @Option(help: "Window length, e.g. 10s, 1m, 500ms.")
     var window: String = "10s"
 
-    @Option(help: "Detector: rules (the learned detector arrives later).")
-    var detector: String = "rules"
+    @Option(help: ArgumentHelp("Radio detector: bottleneck (the bundled model), rules, or a model file.",
+                               discussion: "bottleneck is models/bottleneck/bottleneck.gguf; transport congestion is always judged by its rule on the user plane."))
+    var detector: String = "bottleneck"
 
     @Option(help: "Rules file with thresholds (default: built-in, as pipelines/rules/default.yaml).")
     var rules: String?
@@ -117,9 +118,7 @@ struct Analyze: ParsableCommand {
         if let scsKhz, ![15, 30, 60, 120].contains(scsKhz) {
             throw ValidationError("--scs-khz \(scsKhz): NR subcarrier spacing is 15, 30, 60 or 120 kHz")
         }
-        if detector != "rules" {
-            throw ValidationError("--detector \(detector): only `rules` is available in this version")
-        }
+        _ = try DetectorChoice.resolve(detector)
     }
 
     func run() throws {
@@ -129,6 +128,7 @@ struct Analyze: ParsableCommand {
         options.filter = filter
         options.gtpPorts = [2152] + gtpPorts.filter { $0 != 2152 }
         options.gtpHeuristic = gtpHeuristic
+        options.detectorModel = try DetectorChoice.resolve(detector)
         if let rules {
             do { options.rules = try JobLoader.loadRules(path: rules) } catch {
                 printError("nocturne: \(error)")

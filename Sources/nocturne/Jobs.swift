@@ -34,6 +34,12 @@ struct Run: ParsableCommand {
         options.rules = loaded.rules
         options.sinks = loaded.sinks
         do {
+            options.detectorModel = try DetectorChoice.resolve(loaded.detector)
+        } catch {
+            printError("nocturne: \(job): detect.detector: \(error)")
+            throw ExitCode(2)
+        }
+        do {
             options.telemetry.tableMappings = try KpiTableMapping.loadAll(in: "pipelines/mappings")
         } catch {
             printError("nocturne: \(error)")
@@ -82,7 +88,11 @@ struct Validate: ParsableCommand {
         case .live(let interface, let filter, let snap, let promiscuous):
             print("\(job): ok: job \(loaded.name) captures on \(interface) (snaplen \(snap)\(promiscuous ? ", promiscuous" : ""))" + (filter.map { " with filter \"\($0)\"" } ?? ""))
         }
-        print("  window \(loaded.windowSeconds) s, detector rules, sinks: " + loaded.sinks.map { spec in
+        do { _ = try DetectorChoice.resolve(loaded.detector) } catch {
+            printError("nocturne: \(job): detect.detector: \(error)")
+            throw ExitCode(2)
+        }
+        print("  window \(loaded.windowSeconds) s, detector \(loaded.detector), sinks: " + loaded.sinks.map { spec in
             switch spec {
             case .jsonl(let d): "jsonl \(d)"
             case .sqlite(let p): "sqlite \(p)"

@@ -18,7 +18,7 @@ struct Nocturne: ParsableCommand {
               nocturne simulate pipelines/scenarios/smoke.yaml --out sim/
               nocturne slm generate --chat --prompt "…"   the in-process language model
             """,
-        subcommands: [Analyze.self, Run.self, Validate.self, Simulate.self, SLMCommand.self])
+        subcommands: [Analyze.self, Run.self, Validate.self, Simulate.self, Eval.self, SLMCommand.self])
 
     /// ArgumentParser exits 64 on usage errors; nocturne's contract says 2.
     static func main() {

@@ -1,3 +1,4 @@
+import Tensor
 import ArgumentParser
 import Foundation
 import SLM

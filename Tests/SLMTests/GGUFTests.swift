@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 @testable import SLM
+@testable import Tensor
 import Testing
 
 /// Cut and corrupted GGUF files: an error that names the file and byte offset, never a crash

@@ -1,6 +1,7 @@
 import CSLMKernels
 import Foundation
 @testable import SLM
+@testable import Tensor
 import Testing
 
 /// The quantised path's kernels (CSLMKernels) against float64 sums of the dequantised weights

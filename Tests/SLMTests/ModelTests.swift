@@ -1,5 +1,6 @@
 import Foundation
 @testable import SLM
+@testable import Tensor
 import Testing
 
 /// A reference of the slmref harness (../shared/tools/slmref): llama.cpp's and transformers'

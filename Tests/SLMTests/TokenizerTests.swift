@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SLM
+@testable import Tensor
 
 /// The harness's reference files: the repository's `fixtures/slm`, else `../shared`'s (see
 /// `Reference.roots`). Tests whose files are on neither return early with a note.

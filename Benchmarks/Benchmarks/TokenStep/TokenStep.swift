@@ -1,6 +1,7 @@
 import Benchmark
 import Foundation
 import SLM
+import Tensor
 
 /// One generation step of the language model (the decode path: every weight read once, 8-bit
 /// activations, both threads) on the committed llama Q4_K_M fixture. The malloc count per

@@ -121,6 +121,12 @@ public struct GGUFError: Error, CustomStringConvertible, Sendable {
     public var offset: Int?
     public var reason: String
 
+    public init(path: String, offset: Int? = nil, reason: String) {
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+    }
+
     public var description: String { "\(path)\(offset.map { " @\($0)" } ?? ""): \(reason)" }
 }
 
