@@ -28,7 +28,7 @@ def main():
         loss = 100.0 * lost / total if total else 0.0
         lossy = received < target and loss > 5.0
         with tempfile.TemporaryDirectory() as tmp:
-            result = subprocess.run([binary, "analyze", log, "--window", "1.28s", "--out", tmp, "--quiet", "--format", "json"],
+            result = subprocess.run([binary, "analyze", log, "--detector", "rules", "--window", "1.28s", "--out", tmp, "--quiet", "--format", "json"],
                                     capture_output=True, text=True, check=True)
             summary = json.loads(result.stdout)
         findings = summary["findings"]

@@ -17,7 +17,6 @@ import glob
 import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -34,21 +33,7 @@ CLASS_KPIS = {  # the KPIs of each class and the direction that is bad
 DIRECTION = {"prb_saturation": "dl", "low_spectral_efficiency": "dl", "uplink_interference": "ul"}
 
 
-def run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[-800:]}")
-    return r.stdout
-
-
-def scenario(nocturne, work, name, seed, regime):
-    d = os.path.join(work, name)
-    if not os.path.exists(os.path.join(d, "labels.jsonl")):
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "scenario.yaml"), "w") as f:
-            f.write(B.scenario_yaml(name, seed, regime))
-        run([nocturne, "simulate", os.path.join(d, "scenario.yaml"), "--out", d])
-    return d
+run, scenario = B.run, B.simulate
 
 
 def analyze(nocturne, inputs, out, detector, extra=()):
@@ -138,9 +123,10 @@ def iforest_features(rows):
 
 def iforest_class(x):
     """The class whose feature group strays furthest (features as bottleneck.FEATURES)."""
-    sat = max(0.0, x[0] - 0.8) * 5 + max(0.0, -x[2])
-    lowse = max(0.0, -x[5]) + max(0.0, -x[7]) + max(0.0, x[9] - 0.4)
-    ulint = max(0.0, x[11]) + max(0.0, -x[13])
+    f = {n: x[i] for i, n in enumerate(B.FEATURES)}
+    sat = max(0.0, f["prb_util_dl"] - 0.8) * 5 + max(0.0, -f["ue_thp_dl_vs_base"])
+    lowse = max(0.0, -f["se_used_dl_vs_base"]) + max(0.0, -f["cqi_vs_base"]) + max(0.0, f["bler_dl"] - 0.4)
+    ulint = max(0.0, f["ul_ni_vs_base"]) + max(0.0, -f["pusch_sinr_vs_base"])
     scores = {"prb_saturation": sat, "low_spectral_efficiency": lowse, "uplink_interference": ulint}
     return max(scores, key=scores.get)
 

@@ -62,7 +62,7 @@ public struct BottleneckDetector: CellDetector {
         ["ul_ni_dbm_per_prb", "pusch_sinr_db"],
     ]
     static let units: [String: String] = [
-        "prb_util_dl_pct": "%", "prb_util_dl_est_pct": "%", "prb_util_ul_pct": "%", "ue_thp_dl_mbps": "Mbit/s", "ue_thp_ul_mbps": "Mbit/s",
+        "prb_util_dl_pct": "%", "prb_util_dl_est_pct": "%", "ue_thp_dl_mbps": "Mbit/s",
         "cell_thp_dl_mbps": "Mbit/s", "se_used_dl_bps_hz": "bit/s/Hz", "mcs_dl_se_bps_hz": "bit/s/Hz", "cqi_mean": "",
         "bler_dl_pct": "%", "ul_ni_dbm_per_prb": "dBm", "pusch_sinr_db": "dB", "active_ue_dl_mean": "", "bw_mhz": "MHz",
     ]

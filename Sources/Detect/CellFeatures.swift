@@ -9,22 +9,23 @@ import Windows
 /// `history` windows. models/bottleneck/bottleneck.py computes the same; the model's test
 /// vectors hold the two together.
 public struct CellFeatures {
+    /// What the classes are defined by (DESIGN.md): load and what users get, bits per PRB and
+    /// link quality, uplink noise. Uplink traffic is left out on purpose: how it moves with
+    /// downlink demand is a property of one network's traffic, not of a bottleneck.
     public static let names = [
-        "prb_util_dl", "prb_util_ul", "ue_thp_dl_vs_base", "ue_thp_dl_per_mhz", "se_used_dl",
-        "se_used_dl_vs_base", "cqi", "cqi_vs_base", "mcs_se_dl", "bler_dl", "ul_ni_15khz",
-        "ul_ni_vs_base", "pusch_sinr", "pusch_sinr_vs_base", "active_ue_vs_base", "cell_thp_dl_vs_base",
-        "ue_thp_ul_vs_base", "suspect",
+        "prb_util_dl", "ue_thp_dl_vs_base", "ue_thp_dl_per_mhz", "se_used_dl", "se_used_dl_vs_base",
+        "cqi", "cqi_vs_base", "mcs_se_dl", "bler_dl", "ul_ni_15khz", "ul_ni_vs_base", "pusch_sinr",
+        "pusch_sinr_vs_base", "active_ue_vs_base", "cell_thp_dl_vs_base", "suspect",
     ]
     public static var count: Int { names.count }
     /// The KPIs each feature is made from, for evidence and for `missing_inputs`.
     public static let inputs: [[String]] = [
-        ["prb_util_dl_pct"], ["prb_util_ul_pct"], ["ue_thp_dl_mbps"], ["ue_thp_dl_mbps", "bw_mhz"], ["se_used_dl_bps_hz"],
-        ["se_used_dl_bps_hz"], ["cqi_mean"], ["cqi_mean"], ["mcs_dl_se_bps_hz"], ["bler_dl_pct"], ["ul_ni_dbm_per_prb"],
-        ["ul_ni_dbm_per_prb"], ["pusch_sinr_db"], ["pusch_sinr_db"], ["active_ue_dl_mean"], ["cell_thp_dl_mbps"],
-        ["ue_thp_ul_mbps"], [],
+        ["prb_util_dl_pct"], ["ue_thp_dl_mbps"], ["ue_thp_dl_mbps", "bw_mhz"], ["se_used_dl_bps_hz"], ["se_used_dl_bps_hz"],
+        ["cqi_mean"], ["cqi_mean"], ["mcs_dl_se_bps_hz"], ["bler_dl_pct"], ["ul_ni_dbm_per_prb"], ["ul_ni_dbm_per_prb"],
+        ["pusch_sinr_db"], ["pusch_sinr_db"], ["active_ue_dl_mean"], ["cell_thp_dl_mbps"], [],
     ]
     static let baselineKPIs = ["ue_thp_dl_mbps", "se_used_dl_bps_hz", "cqi_mean", "ul_ni_dbm_per_prb", "pusch_sinr_db",
-                               "active_ue_dl_mean", "cell_thp_dl_mbps", "ue_thp_ul_mbps"]
+                               "active_ue_dl_mean", "cell_thp_dl_mbps"]
 
     public let history: Int
     let baselineWindows: Int
@@ -80,27 +81,25 @@ public struct CellFeatures {
         }
         // Where the input has no PRB counts (OAI logs), the load estimated from throughput and MCS.
         if let u = w["prb_util_dl_pct"] ?? w["prb_util_dl_est_pct"] { put(0, clip(u / 100, 0, 1.2)) }
-        if let u = w["prb_util_ul_pct"] { put(1, clip(u / 100, 0, 1.2)) }
-        ratio(2, "ue_thp_dl_mbps", 0.1)
-        if let t = w["ue_thp_dl_mbps"], let bw = w["bw_mhz"], bw != 0 { put(3, log2(max(t, 0) / bw + 0.01) / 4) }
-        if let v = w["se_used_dl_bps_hz"] { put(4, clip(v / 5, 0, 3)) }
-        ratio(5, "se_used_dl_bps_hz", 0.05)
-        if let v = w["cqi_mean"] { put(6, v / 15) }
-        diff(7, "cqi_mean", 5)
-        if let v = w["mcs_dl_se_bps_hz"] { put(8, clip(v / 5, 0, 3)) }
-        if let v = w["bler_dl_pct"] { put(9, clip(v / 50, 0, 2)) }
+        ratio(1, "ue_thp_dl_mbps", 0.1)
+        if let t = w["ue_thp_dl_mbps"], let bw = w["bw_mhz"], bw != 0 { put(2, log2(max(t, 0) / bw + 0.01) / 4) }
+        if let v = w["se_used_dl_bps_hz"] { put(3, clip(v / 5, 0, 3)) }
+        ratio(4, "se_used_dl_bps_hz", 0.05)
+        if let v = w["cqi_mean"] { put(5, v / 15) }
+        diff(6, "cqi_mean", 5)
+        if let v = w["mcs_dl_se_bps_hz"] { put(7, clip(v / 5, 0, 3)) }
+        if let v = w["bler_dl_pct"] { put(8, clip(v / 50, 0, 2)) }
         if let ni = w["ul_ni_dbm_per_prb"] {
             // Noise per PRB grows with the PRB's width: compare at 15 kHz.
             let scs = w["scs_khz"] ?? 0
-            put(10, clip((ni - (scs != 0 ? 10 * log10(scs / 15) : 0) + 110) / 10, -3, 5))
+            put(9, clip((ni - (scs != 0 ? 10 * log10(scs / 15) : 0) + 110) / 10, -3, 5))
         }
-        diff(11, "ul_ni_dbm_per_prb", 10)
-        if let v = w["pusch_sinr_db"] { put(12, clip(v / 20, -2, 2)) }
-        diff(13, "pusch_sinr_db", 10)
-        ratio(14, "active_ue_dl_mean", 0.1)
-        ratio(15, "cell_thp_dl_mbps", 0.1)
-        ratio(16, "ue_thp_ul_mbps", 0.1)
-        row[17] = w.suspect ? 1 : 0
-        row[n + 17] = 1
+        diff(10, "ul_ni_dbm_per_prb", 10)
+        if let v = w["pusch_sinr_db"] { put(11, clip(v / 20, -2, 2)) }
+        diff(12, "pusch_sinr_db", 10)
+        ratio(13, "active_ue_dl_mean", 0.1)
+        ratio(14, "cell_thp_dl_mbps", 0.1)
+        row[15] = w.suspect ? 1 : 0
+        row[n + 15] = 1
     }
 }

@@ -4,21 +4,26 @@ test vectors exported by train.py hold the two to 1e-4."""
 
 import json
 import math
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 
 # --- features -------------------------------------------------------------------------------
 
+# What the classes are defined by (DESIGN.md): load and what users get, bits per PRB and link
+# quality, uplink noise. Uplink traffic is left out on purpose: how it moves with downlink demand
+# is a property of one network's traffic (and of our simulator), not of a bottleneck.
 FEATURES = [
-    "prb_util_dl", "prb_util_ul", "ue_thp_dl_vs_base", "ue_thp_dl_per_mhz", "se_used_dl",
-    "se_used_dl_vs_base", "cqi", "cqi_vs_base", "mcs_se_dl", "bler_dl", "ul_ni_15khz",
-    "ul_ni_vs_base", "pusch_sinr", "pusch_sinr_vs_base", "active_ue_vs_base", "cell_thp_dl_vs_base",
-    "ue_thp_ul_vs_base", "suspect",
+    "prb_util_dl", "ue_thp_dl_vs_base", "ue_thp_dl_per_mhz", "se_used_dl", "se_used_dl_vs_base",
+    "cqi", "cqi_vs_base", "mcs_se_dl", "bler_dl", "ul_ni_15khz", "ul_ni_vs_base", "pusch_sinr",
+    "pusch_sinr_vs_base", "active_ue_vs_base", "cell_thp_dl_vs_base", "suspect",
 ]
 F = len(FEATURES)
 BASE_KPIS = ["ue_thp_dl_mbps", "se_used_dl_bps_hz", "cqi_mean", "ul_ni_dbm_per_prb", "pusch_sinr_db",
-             "active_ue_dl_mean", "cell_thp_dl_mbps", "ue_thp_ul_mbps"]
+             "active_ue_dl_mean", "cell_thp_dl_mbps"]
 BASELINE_WINDOWS = 96   # a day of 15-minute periods
 BASELINE_MIN = 4        # fewer earlier windows: no baseline yet
 HISTORY = 12            # windows the network sees, the judged one last
@@ -64,28 +69,26 @@ def window_features(w, base):
     # Where the input has no PRB counts (OAI logs), the load estimated from throughput and MCS.
     util_dl = g("prb_util_dl_pct") if g("prb_util_dl_pct") is not None else g("prb_util_dl_est_pct")
     if util_dl is not None: put(0, clip(util_dl / 100, 0, 1.2))
-    if g("prb_util_ul_pct") is not None: put(1, clip(g("prb_util_ul_pct") / 100, 0, 1.2))
-    ratio(2, "ue_thp_dl_mbps", 0.1)
+    ratio(1, "ue_thp_dl_mbps", 0.1)
     if g("ue_thp_dl_mbps") is not None and g("bw_mhz"):
-        put(3, math.log2(max(g("ue_thp_dl_mbps"), 0) / g("bw_mhz") + 0.01) / 4)
-    if g("se_used_dl_bps_hz") is not None: put(4, clip(g("se_used_dl_bps_hz") / 5, 0, 3))
-    ratio(5, "se_used_dl_bps_hz", 0.05)
-    if g("cqi_mean") is not None: put(6, g("cqi_mean") / 15)
-    diff(7, "cqi_mean", 5)
-    if g("mcs_dl_se_bps_hz") is not None: put(8, clip(g("mcs_dl_se_bps_hz") / 5, 0, 3))
-    if g("bler_dl_pct") is not None: put(9, clip(g("bler_dl_pct") / 50, 0, 2))
+        put(2, math.log2(max(g("ue_thp_dl_mbps"), 0) / g("bw_mhz") + 0.01) / 4)
+    if g("se_used_dl_bps_hz") is not None: put(3, clip(g("se_used_dl_bps_hz") / 5, 0, 3))
+    ratio(4, "se_used_dl_bps_hz", 0.05)
+    if g("cqi_mean") is not None: put(5, g("cqi_mean") / 15)
+    diff(6, "cqi_mean", 5)
+    if g("mcs_dl_se_bps_hz") is not None: put(7, clip(g("mcs_dl_se_bps_hz") / 5, 0, 3))
+    if g("bler_dl_pct") is not None: put(8, clip(g("bler_dl_pct") / 50, 0, 2))
     ni = g("ul_ni_dbm_per_prb")
     if ni is not None:
         scs = g("scs_khz")
-        put(10, clip((ni - (10 * math.log10(scs / 15) if scs else 0) + 110) / 10, -3, 5))
-    diff(11, "ul_ni_dbm_per_prb", 10)
-    if g("pusch_sinr_db") is not None: put(12, clip(g("pusch_sinr_db") / 20, -2, 2))
-    diff(13, "pusch_sinr_db", 10)
-    ratio(14, "active_ue_dl_mean", 0.1)
-    ratio(15, "cell_thp_dl_mbps", 0.1)
-    ratio(16, "ue_thp_ul_mbps", 0.1)
-    x[17] = 1.0 if w.get("suspect") else 0.0
-    m[17] = 1.0
+        put(9, clip((ni - (10 * math.log10(scs / 15) if scs else 0) + 110) / 10, -3, 5))
+    diff(10, "ul_ni_dbm_per_prb", 10)
+    if g("pusch_sinr_db") is not None: put(11, clip(g("pusch_sinr_db") / 20, -2, 2))
+    diff(12, "pusch_sinr_db", 10)
+    ratio(13, "active_ue_dl_mean", 0.1)
+    ratio(14, "cell_thp_dl_mbps", 0.1)
+    x[15] = 1.0 if w.get("suspect") else 0.0
+    m[15] = 1.0
     return x, m
 
 
@@ -234,6 +237,26 @@ def scenario_yaml(name, seed, regime):
             lines.append("  - {type: %s, target: %s, start: %ds, duration: %ds, magnitude: %.1f}" % (kind, cell, t, d, mag))
             t += d + r.randint(4, 16) * unit
     return "\n".join(lines) + "\n"
+
+
+def run(cmd, **kw):
+    """Runs a command; its failure ends the script with the command's own message."""
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[-800:]}")
+    return r.stdout
+
+
+def simulate(nocturne, work, name, seed, regime):
+    """`work/name`: the scenario of that seed and regime and its `nocturne simulate` outputs
+    (pm/, labels.jsonl, …), made once and reused."""
+    d = os.path.join(work, name)
+    if not os.path.exists(os.path.join(d, "labels.jsonl")):
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "scenario.yaml"), "w") as f:
+            f.write(scenario_yaml(name, seed, regime))
+        run([nocturne, "simulate", os.path.join(d, "scenario.yaml"), "--out", d])
+    return d
 
 
 def window_labels(cells, labels):

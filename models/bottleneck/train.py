@@ -15,7 +15,6 @@ held-out regime's bandwidths, loads, user counts or PM period. Deterministic for
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -29,20 +28,11 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VERSION = 1
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {r.stderr.strip()}")
-
-
 def simulate(nocturne, work, name, seed, regime):
-    d = os.path.join(work, name)
+    """The scenario's outputs and its windows as `nocturne analyze` reads them from the PM files."""
+    d = B.simulate(nocturne, work, name, seed, regime)
     if not os.path.exists(os.path.join(d, "out", "cells.jsonl")):
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "scenario.yaml"), "w") as f:
-            f.write(B.scenario_yaml(name, seed, regime))
-        run([nocturne, "simulate", os.path.join(d, "scenario.yaml"), "--out", d])
-        run([nocturne, "analyze", os.path.join(d, "pm"), "--out", os.path.join(d, "out"), "--quiet"])
+        B.run([nocturne, "analyze", os.path.join(d, "pm"), "--out", os.path.join(d, "out"), "--quiet", "--detector", "rules"])
     return d
 
 
@@ -67,8 +57,8 @@ def main():
     ap.add_argument("--nocturne", default=os.path.join(ROOT, ".build/release/nocturne"))
     ap.add_argument("--work", default=os.path.join(ROOT, ".build-train/bottleneck"))
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "data"))
-    ap.add_argument("--scenarios", type=int, default=80)
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--scenarios", type=int, default=140)
+    ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
@@ -86,7 +76,7 @@ def main():
         for sub in ["pm-xml", "uccmisl-5g", "kpi", "oai-gnb-logs"]:
             out = os.path.join(args.work, "real-" + sub)
             if not os.path.exists(os.path.join(out, "cells.jsonl")):
-                subprocess.run([args.nocturne, "analyze", os.path.join(args.shared, sub), "--out", out, "--quiet"], capture_output=True)
+                subprocess.run([args.nocturne, "analyze", os.path.join(args.shared, sub), "--out", out, "--quiet", "--detector", "rules"], capture_output=True)
             if os.path.exists(os.path.join(out, "cells.jsonl")) and os.path.getsize(os.path.join(out, "cells.jsonl")) > 0:
                 real.append(os.path.join(out, "cells.jsonl"))
     X, Y = dataset(fit_dirs, real)
@@ -96,7 +86,7 @@ def main():
 
     net = B.make_net()
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    weights = torch.tensor((counts.sum() / np.maximum(counts, 1)) ** 0.5, dtype=torch.float32)
+    weights = torch.tensor((counts.sum() / np.maximum(counts, 1)) ** 0.75, dtype=torch.float32)
     ce = torch.nn.CrossEntropyLoss(weight=weights / weights.mean())
     bce = torch.nn.BCEWithLogitsLoss()
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
@@ -109,11 +99,7 @@ def main():
         for i in range(0, len(order), 256):
             idx = order[i:i + 256]
             xb = Xt[idx]
-            # Inputs go missing in the field (a PM file without some counters): drop whole
-            # features at random so the network learns to use what is there.
-            drop = (torch.rand(xb.shape[0], 1, B.F) < 0.15).float()
-            keep = torch.cat([1 - drop, 1 - drop], dim=-1)
-            xb = xb * keep
+            xb = xb * keep_mask(xb.shape[0])
             logits, anomaly = net(xb)
             loss = ce(logits, Yt[idx]) + 0.5 * bce(anomaly, (Yt[idx] > 0).float())
             opt.zero_grad()
@@ -134,6 +120,26 @@ def main():
     export(net, out, args, params, best, len(Y))
     vectors(net, os.path.join(ROOT, "fixtures", "bottleneck", "vectors.json"), val_dirs[0])
     print(f"{params} parameters; best validation window macro F1 {best:.3f}; wrote {out}")
+
+
+# Feature groups that real inputs lack together: PM files without the CQI/MCS distributions,
+# inputs without uplink noise counters.
+GROUPS = [([B.FEATURES.index(f) for f in ["cqi", "cqi_vs_base", "mcs_se_dl"]], 0.3),
+          ([B.FEATURES.index(f) for f in ["ul_ni_15khz", "ul_ni_vs_base", "pusch_sinr", "pusch_sinr_vs_base"]], 0.15)]
+
+
+def keep_mask(n):
+    """Which features each training sequence keeps: every feature dropped for the whole
+    sequence with 20 % chance, and the groups above together. Inputs go missing in the field;
+    the network learns to judge with what is there."""
+    import torch
+    drop = torch.rand(n, 1, B.F) < 0.2
+    for idx, p in GROUPS:
+        g = torch.rand(n, 1, 1) < p
+        drop[:, :, idx] |= g
+    drop[:, :, B.FEATURES.index("suspect")] = False
+    keep = (~drop).float()
+    return torch.cat([keep, keep], dim=-1)
 
 
 def macro_f1(y, p):
