@@ -54,7 +54,7 @@ import Windows
         #expect(model.parameterCount > 1000 && model.parameterCount < 1_000_000)
     }
 
-    @Test("a file that is not this model, of another version, or cut short is refused with the reason")
+    @Test("a file that is not this model, of another version or shape, or cut short is refused with the reason")
     func refused() throws {
         let slm = TestPaths.fixtures.appendingPathComponent("slm").path
         let other = try #require(FileManager.default.enumerator(atPath: slm)?.compactMap { $0 as? String }.first { $0.hasSuffix(".gguf") })
@@ -68,6 +68,14 @@ import Windows
         let dir = TestPaths.temporaryDirectory()
         try Data(bytes).write(to: URL(fileURLWithPath: dir + "/v99.gguf"))
         #expect { try BottleneckModel(path: dir + "/v99.gguf") } throws: { "\($0)".contains("model version 99") }
+
+        // A model whose metadata promises another width than its tensors have.
+        var narrow = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.model)))
+        let width = Array("nocturne-bottleneck.embedding_length".utf8)
+        let w = try #require((0..<(narrow.count - width.count)).first { narrow[$0..<($0 + width.count)].elementsEqual(width) })
+        narrow[w + width.count + 4] = 16
+        try Data(narrow).write(to: URL(fileURLWithPath: dir + "/narrow.gguf"))
+        #expect { try BottleneckModel(path: dir + "/narrow.gguf") } throws: { "\($0)".contains("has shape") && "\($0)".contains("expected") }
 
         try Data(bytes.prefix(bytes.count / 2)).write(to: URL(fileURLWithPath: dir + "/cut.gguf"))
         #expect { try BottleneckModel(path: dir + "/cut.gguf") } throws: { "\($0)".contains("cut.gguf") }
