@@ -43,8 +43,8 @@ public struct BottleneckEpisodes: Codable, Sendable, Equatable {
 /// few minutes is none.
 ///
 /// Evidence comes from occlusion: at the window where the episode peaks, each KPI the model used
-/// is taken away in turn, and those whose absence lowers the class's probability most are the
-/// ones that drove it, shown with their value and the cell's baseline.
+/// is taken away in turn, and of the class's defining KPIs those whose absence lowers its
+/// probability most are the ones that drove it, shown with their value and the cell's baseline.
 public struct BottleneckDetector: CellDetector {
     public let name = "bottleneck@1"
     public var runID: String
@@ -55,6 +55,13 @@ public struct BottleneckDetector: CellDetector {
     private var occluded: [Float] = []
 
     static let classes: [(Finding.Class, String)] = [(.prbSaturation, "dl"), (.lowSpectralEfficiency, "dl"), (.uplinkInterference, "ul")]
+    /// The KPIs that define each class (DESIGN.md): evidence is drawn from these, ranked by how
+    /// much each drove the model.
+    static let defining: [Set<String>] = [
+        ["prb_util_dl_pct", "ue_thp_dl_mbps", "active_ue_dl_mean", "cell_thp_dl_mbps"],
+        ["se_used_dl_bps_hz", "cqi_mean", "mcs_dl_se_bps_hz", "bler_dl_pct", "ue_thp_dl_mbps"],
+        ["ul_ni_dbm_per_prb", "pusch_sinr_db"],
+    ]
     /// What each class needs to be judged well; absent ones are named in `missing_inputs`.
     static let needs: [[String]] = [
         ["prb_util_dl_pct", "ue_thp_dl_mbps", "active_ue_dl_mean"],
@@ -180,13 +187,13 @@ public struct BottleneckDetector: CellDetector {
             }
             drops[kpis[0], default: 0] += probability - p
         }
-        let ranked = drops.filter { $0.value > 0.01 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(4)
+        let ranked = drops.filter { $0.value > 0.01 && Self.defining[c].contains($0.key) }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(4)
         var evidence = ranked.compactMap { kpi, _ -> Finding.Evidence? in
             guard let v = w[kpi] ?? (kpi == "prb_util_dl_pct" ? w["prb_util_dl_est_pct"] : nil) else { return nil }
             return Finding.Evidence(kpi: kpi, value: v, baseline: features.base(kpi), unit: Self.units[kpi] ?? "")
         }
         if evidence.isEmpty {
-            // Nothing single-handedly drove it: show what the class is about.
+            // None of them single-handedly drove it: show what the class is about.
             evidence = Self.needs[c].compactMap { k in w[k].map { Finding.Evidence(kpi: k, value: $0, baseline: features.base(k), unit: Self.units[k] ?? "") } }
         }
         var missing = Self.needs[c].filter { w[$0] == nil }

@@ -12,9 +12,10 @@ public enum FindingText {
         }
         let when = "from \(time(f.start))" + (f.end.map { " to \(time($0))" } ?? ", still open")
         let facts = f.evidence.map { e -> String in
-            let value = round(e.value)
-            if let base = e.baseline { return "\(label(e.kpi)) \(value) \(e.unit) against its usual \(round(base)) \(e.unit)" }
-            return "\(label(e.kpi)) \(value) \(e.unit)"
+            let unit = e.unit.isEmpty ? "" : " " + e.unit
+            let value = round(e.value) + unit
+            if let base = e.baseline { return "\(label(e.kpi)) \(value) against its usual \(round(base))\(unit)" }
+            return "\(label(e.kpi)) \(value)"
         }.joined(separator: ", ")
         switch f.findingClass {
         case .transportCongestion:
@@ -41,6 +42,8 @@ public enum FindingText {
         case "prb_util_dl_est_pct": "estimated downlink PRB load"
         case "ue_thp_dl_mbps": "downlink throughput per UE"
         case "cell_thp_per_active_ue_mbps": "cell throughput per active UE"
+        case "cell_thp_dl_mbps": "downlink cell throughput"
+        case "active_ue_dl_mean": "users with downlink data"
         case "pdcch_failures": "PDCCH allocation failures"
         case "dl_sdu_drops": "downlink SDUs dropped for a full buffer"
         case "se_used_dl_bps_hz": "spectral efficiency on used PRBs"
