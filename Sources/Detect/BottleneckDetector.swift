@@ -75,7 +75,6 @@ public struct BottleneckDetector: CellDetector {
     ]
 
     struct Episode {
-        var run = 0
         var runS = 0.0
         var clearS = 0.0
         var candidateStart: Int64 = 0
@@ -106,7 +105,7 @@ public struct BottleneckDetector: CellDetector {
         var events: [FindingEvent] = []
         // A gap of more than one window breaks every episode.
         if let last = st.lastEnd, w.start > last + (w.end - w.start) {
-            for c in Self.classes.indices { events += close(&st, c, force: true) }
+            for c in Self.classes.indices { events += close(&st, c) }
         }
         st.lastEnd = w.end
         st.features.push(w)
@@ -119,9 +118,7 @@ public struct BottleneckDetector: CellDetector {
             let p = judged[c + 1]
             let hot = p >= (st.episodes[c]?.open != nil ? episodes.holdProbability : episodes.openProbability) && !w.suspect
             if hot {
-                var e = st.episodes[c] ?? Episode()
-                if e.run == 0 { e.candidateStart = w.start; e.runS = 0 }
-                e.run += 1
+                var e = st.episodes[c] ?? Episode(candidateStart: w.start)
                 e.runS += w.seconds
                 e.clearS = 0
                 e.lastHotEnd = w.end
@@ -145,7 +142,7 @@ public struct BottleneckDetector: CellDetector {
                 } else {
                     e.clearS += w.seconds
                     st.episodes[c] = e
-                    if e.clearS >= episodes.clearS { events += close(&st, c, force: true) }
+                    if e.clearS >= episodes.clearS { events += close(&st, c) }
                 }
             }
         }
@@ -156,13 +153,13 @@ public struct BottleneckDetector: CellDetector {
         var events: [FindingEvent] = []
         for cell in cells.keys.sorted() {
             var st = cells[cell]!
-            for c in Self.classes.indices { events += close(&st, c, force: true) }
+            for c in Self.classes.indices { events += close(&st, c) }
             cells[cell] = st
         }
         return events
     }
 
-    private func close(_ st: inout CellState, _ c: Int, force: Bool) -> [FindingEvent] {
+    private func close(_ st: inout CellState, _ c: Int) -> [FindingEvent] {
         guard let e = st.episodes[c] else { return [] }
         st.episodes[c] = nil
         guard var f = e.open else { return [] }
