@@ -49,21 +49,17 @@ public enum Evaluation {
     public struct Event: Sendable {
         public var id: String
         public var findingClass: String
-        public var direction: String?
         public var scope: Scope
         public var start: Int64
         /// nil: still open at the end of the input.
         public var end: Int64?
-        public var cause: String?
 
-        public init(id: String, findingClass: String, direction: String?, scope: Scope, start: Int64, end: Int64?, cause: String?) {
+        public init(id: String, findingClass: String, scope: Scope, start: Int64, end: Int64?) {
             self.id = id
             self.findingClass = findingClass
-            self.direction = direction
             self.scope = scope
             self.start = start
             self.end = end
-            self.cause = cause
         }
     }
 
@@ -140,9 +136,8 @@ public enum Evaluation {
             }
             guard let start = try time("start") else { throw InputError(file: path, line: n + 1, reason: "no `start`") }
             events.append(Event(id: object["id"] as? String ?? object["episode"] as? String ?? "line-\(n + 1)", findingClass: c,
-                                direction: object["direction"] as? String,
                                 scope: Scope(gnb: gnb, cell: cell, gnbAddress: scope["gnb_address"] as? String),
-                                start: start, end: try time("end"), cause: object["cause"] as? String))
+                                start: start, end: try time("end")))
         }
         return events
     }

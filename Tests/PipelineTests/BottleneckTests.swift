@@ -101,8 +101,8 @@ import Windows
     func score(_ found: [Finding]) throws -> Evaluation.Report {
         let truth = try Evaluation.read(path: TestPaths.fixtures.appendingPathComponent("sim-smoke/labels.jsonl").path)
         let events = found.map { f in
-            Evaluation.Event(id: f.id, findingClass: f.findingClass.rawValue, direction: f.direction,
-                             scope: .init(gnb: f.scope.gnb, cell: f.scope.cell, gnbAddress: nil), start: f.start, end: f.end, cause: nil)
+            Evaluation.Event(id: f.id, findingClass: f.findingClass.rawValue,
+                             scope: .init(gnb: f.scope.gnb, cell: f.scope.cell, gnbAddress: nil), start: f.start, end: f.end)
         }
         return Evaluation.score(truth: truth, found: events)
     }
